@@ -1,0 +1,3 @@
+from creature.cli import main
+
+main()

@@ -1,0 +1,172 @@
+"""The Driver base class every hypervisor plugin subclasses, its capabilities, probes and registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from creature.errors import CreatureError, InputError, NotFound
+
+if TYPE_CHECKING:
+    from creature.home import Home
+    from creature.host import HostFacts
+    from creature.model import Address, Machine, State, Template
+
+
+class Capabilities(BaseModel):
+    """What a driver can do; the core checks these before calling, the docs' support matrix shows them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    console: bool = False
+    exec: bool = False
+    pause: bool = False
+    snapshot: bool = False
+    autostart: bool = True
+    cow_clone: bool = False
+    graceful_stop: bool = True
+    networks: bool = False
+    vm: bool = False
+
+
+class Check(BaseModel):
+    """One probe or host check, with the exact reason for its outcome."""
+
+    name: str
+    ok: bool
+    reason: str
+
+
+class Probe(BaseModel):
+    """Whether a driver is usable on this host, and every check that says why."""
+
+    driver: str
+    usable: bool
+    checks: list[Check]
+
+    @classmethod
+    def of(cls, driver: str, checks: list[Check]) -> Probe:
+        """A probe that is usable when every check passed."""
+        return cls(driver=driver, usable=all(c.ok for c in checks), checks=checks)
+
+    @property
+    def reason(self) -> str:
+        failed = [c.reason for c in self.checks if not c.ok]
+        return "; ".join(failed) if failed else "usable"
+
+
+@dataclass
+class StopResult:
+    """How a stop ended: forced says the guest ignored the graceful request until the timeout."""
+
+    forced: bool = False
+
+
+class Driver:
+    """A hypervisor behind creature's lifecycle; subclasses set the class attributes and methods."""
+
+    name: ClassVar[str]
+    priority: ClassVar[int] = 0
+    mac_prefix: ClassVar[str] = "52:54:00"
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    description: ClassVar[str] = ""
+
+    def __init__(self, home: Home):
+        self.home = home
+
+    def probe(self, host: HostFacts) -> Probe:
+        """Is this hypervisor usable here? Each check carries its reason."""
+        raise NotImplementedError
+
+    def create(self, machine: Machine, template: Template, staging: Path) -> dict:
+        """Write the machine's files into staging (renamed to machine.dir afterwards); return driver data."""
+        raise NotImplementedError
+
+    def start(self, machine: Machine) -> None:
+        """Start the machine detached; return once the hypervisor runs it."""
+        raise NotImplementedError
+
+    def stop(self, machine: Machine, timeout: float) -> StopResult:
+        """Ask the guest to shut down, wait up to timeout, then force it off."""
+        raise NotImplementedError
+
+    def kill(self, machine: Machine) -> None:
+        """End the machine at once."""
+        raise NotImplementedError
+
+    def destroy(self, machine: Machine) -> None:
+        """Release what the machine holds outside its folder (the core removes the folder)."""
+
+    def state(self, machine: Machine) -> State:
+        """The machine's state, checked now, never remembered."""
+        raise NotImplementedError
+
+    def states(self, machines: list[Machine]) -> dict[str, State]:
+        """States of many machines at once; drivers override this with one bulk query."""
+        return {m.name: self.state(m) for m in machines}
+
+    def addresses(self, machine: Machine) -> list[Address]:
+        """Addresses the driver itself knows (lease files and the neighbour table come from the core)."""
+        return []
+
+    def console(self, machine: Machine) -> int:
+        """Attach the terminal to the machine's console until the user detaches."""
+        raise NotImplementedError
+
+    def exec(self, machine: Machine, argv: list[str]) -> int:
+        """Run argv inside the running guest with the caller's stdio; return its exit status."""
+        raise NotImplementedError
+
+
+@dataclass
+class Registered:
+    """A driver class and the distribution that registered it."""
+
+    cls: type[Driver]
+    distribution: str
+
+
+class DriverRegistry:
+    """Driver classes by name; a name registered twice is an error naming both distributions."""
+
+    def __init__(self):
+        self._drivers: dict[str, Registered] = {}
+
+    def register(self, cls: type[Driver], distribution: str) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, Driver)) or not getattr(cls, "name", None):
+            raise CreatureError(f"{distribution} registered {cls!r}, which is not a named Driver subclass")
+        old = self._drivers.get(cls.name)
+        if old is not None:
+            raise CreatureError(
+                f"driver name {cls.name!r} is registered twice: by {old.distribution} and by {distribution}"
+            )
+        self._drivers[cls.name] = Registered(cls, distribution)
+
+    def names(self) -> list[str]:
+        return sorted(self._drivers)
+
+    def entry(self, name: str) -> Registered:
+        try:
+            return self._drivers[name]
+        except KeyError:
+            known = ", ".join(self.names()) or "none installed"
+            raise NotFound(f"unknown driver {name!r} (known: {known})") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._drivers
+
+    def check_known(self, name: str) -> None:
+        if name not in self._drivers:
+            self.entry(name)
+
+    def __iter__(self):
+        return iter(sorted(self._drivers.items()))
+
+
+def require(driver: Driver, capability: str, what: str) -> None:
+    """Refuse an operation the driver's capabilities say it lacks."""
+    if not getattr(driver.capabilities, capability):
+        raise InputError(f"driver {driver.name!r} does not support {what}")

@@ -1,0 +1,271 @@
+"""pytest plugin for driver authors: a temporary creature home, CLI and API fixtures, and DriverConformance.
+
+A third-party driver's test suite needs only:
+
+    from creature.testing import DriverConformance
+
+    class TestMyDriver(DriverConformance):
+        driver = "mydriver"
+
+Every test in DriverConformance runs against the real hypervisor. A driver
+whose probe says it is unusable is skipped with the probe's reason, unless
+its name is in CREATURE_REQUIRE_DRIVERS (comma separated), where it fails:
+CI lists the drivers that must run on its machines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from creature.errors import CreatureError
+
+
+def required_drivers() -> set[str]:
+    return {d.strip() for d in os.environ.get("CREATURE_REQUIRE_DRIVERS", "").split(",") if d.strip()}
+
+
+def make_home() -> Path:
+    """A short temporary home (unix socket paths under it must stay below 108 bytes)."""
+    return Path(tempfile.mkdtemp(prefix="crt.", dir="/tmp"))
+
+
+def cleanup_home(home: Path) -> None:
+    """Kill and destroy every machine in home, then remove it: runs even when a test failed."""
+    from creature.api import Creature
+    from creature.model import State
+
+    if (home / "inventory.sqlite").exists():
+        api = Creature(home)
+        for machine in api.inventory.machines():
+            try:
+                driver = api.driver(machine.driver)
+                if driver.state(machine) in (State.RUNNING, State.PAUSED):
+                    driver.kill(machine)
+                driver.destroy(machine)
+            except Exception as exc:  # keep cleaning the others; say what was left
+                print(f"creature.testing: cleanup of {machine.name} failed: {exc}", file=sys.stderr)
+        api.inventory.close()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def snapshot(home: Path) -> tuple[str, list[tuple[str, int, int]]]:
+    """The inventory's content and the home's files (path, size, mode): equal before and after means nothing changed."""
+    from creature.inventory import Inventory
+
+    dump = ""
+    if (home / "inventory.sqlite").exists():
+        inv = Inventory(home / "inventory.sqlite")
+        dump = inv.dump()
+        inv.close()
+    files = []
+    for root, dirs, names in os.walk(home):
+        rel_root = Path(root).relative_to(home)
+        if rel_root.parts[:1] == ("locks",):
+            continue
+        for n in dirs + names:
+            rel = rel_root / n
+            if rel.name.startswith("inventory.sqlite"):
+                continue
+            st = os.lstat(Path(root) / n)
+            files.append((str(rel), st.st_size if not os.path.isdir(Path(root) / n) else 0, st.st_mode))
+    return dump, sorted(files)
+
+
+@dataclass
+class Result:
+    """What one `creature` command did."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+
+class CLI:
+    """Runs the real `creature` command (a subprocess) against one home."""
+
+    def __init__(self, home: Path, env: dict[str, str] | None = None):
+        self.home = home
+        self.env = env or {}
+
+    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 300) -> Result:
+        full_env = dict(os.environ, **self.env, **(env or {}))
+        proc = subprocess.run(
+            [sys.executable, "-m", "creature", "--home", str(self.home), *args],
+            input=input, capture_output=True, text=True, timeout=timeout, env=full_env,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def ok(self, *args: str, **kwargs) -> Result:
+        """Run and insist on exit 0, showing stderr when not."""
+        result = self(*args, **kwargs)
+        assert result.code == 0, f"creature {' '.join(args)} exited {result.code}: {result.err.strip()}"
+        return result
+
+
+@pytest.fixture
+def creature_home():
+    """A fresh, short-pathed creature home; every machine in it is killed and destroyed afterwards."""
+    home = make_home()
+    yield home
+    cleanup_home(home)
+
+
+@pytest.fixture
+def creature_cli(creature_home) -> CLI:
+    """The `creature` command line bound to creature_home."""
+    return CLI(creature_home)
+
+
+@pytest.fixture
+def creature_api(creature_home):
+    """A creature.api.Creature on creature_home."""
+    from creature.api import Creature
+
+    api = Creature(creature_home)
+    yield api
+    api.inventory.close()
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    """Poll predicate until it returns something true; fail the test after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+class DriverConformance:
+    """The lifecycle every driver must pass, through the Python API and through the CLI.
+
+    Subclasses set `driver`, and may set the template method and options,
+    the command exec runs and what it prints, and the time a guest needs
+    to boot far enough to run it.
+    """
+
+    driver: str = ""
+    template_method: str = "busybox"
+    template_options: dict = {}
+    exec_argv: tuple[str, ...] = ("echo", "creature-conformance")
+    exec_output: str = "creature-conformance"
+    boot_timeout: float = 60
+    stop_timeout: float = 30
+
+    @pytest.fixture
+    def usable(self, creature_api):
+        """Skip (or, for a required driver, fail) when the driver cannot run on this host."""
+        probe = creature_api.probe(self.driver)
+        if not probe.usable:
+            if self.driver in required_drivers():
+                pytest.fail(f"driver {self.driver} is required here (CREATURE_REQUIRE_DRIVERS) but not usable: {probe.reason}")
+            pytest.skip(f"driver {self.driver} is not usable on this host: {probe.reason}")
+        return creature_api.driver(self.driver)
+
+    @pytest.fixture
+    def template(self, creature_api, usable) -> str:
+        """The template the conformance machines are cloned from."""
+        name = f"conf-{self.template_method}"
+        creature_api.templates.build(name, self.template_method, dict(self.template_options))
+        return name
+
+    def _caps(self, api):
+        return api.driver(self.driver).capabilities
+
+    def _exec_ready(self, run_exec) -> str:
+        def attempt():
+            out = run_exec()
+            return out if out is not None and self.exec_output in out else None
+        return wait_until(attempt, self.boot_timeout, 0.5, f"exec in a {self.driver} guest to print {self.exec_output!r}")
+
+    def test_probe_gives_reasons(self, creature_api):
+        probe = creature_api.probe(self.driver)
+        assert probe.driver == self.driver
+        assert probe.checks, "a probe must report at least one check"
+        assert all(c.reason.strip() for c in probe.checks), "every check needs a reason"
+        assert probe.usable == all(c.ok for c in probe.checks)
+
+    def test_capabilities_match_methods(self, creature_api):
+        from creature.drivers import Driver
+
+        driver = creature_api.driver(self.driver)
+        for capability in ("exec", "console"):
+            implemented = getattr(type(driver), capability) is not getattr(Driver, capability)
+            assert implemented == getattr(driver.capabilities, capability), (
+                f"capability {capability}={getattr(driver.capabilities, capability)} but the method is "
+                f"{'implemented' if implemented else 'not implemented'}"
+            )
+
+    def test_lifecycle_api(self, creature_api, template, capfd):
+        api = creature_api
+        info = api.create({"name": "conf-api", "driver": self.driver, "template": template, "memory": "128M"})
+        assert info.driver == self.driver and info.state.value == "stopped"
+        assert api.inventory.machine("conf-api") is not None
+        api.start("conf-api")
+        assert api.state("conf-api").value == "running"
+        if self._caps(api).exec:
+            def run_exec():
+                capfd.readouterr()
+                code = api.exec("conf-api", list(self.exec_argv))
+                out = capfd.readouterr().out
+                return out if code == 0 else None
+            assert self.exec_output in self._exec_ready(run_exec)
+        result = api.stop("conf-api", timeout=self.stop_timeout)
+        assert api.state("conf-api").value == "stopped"
+        if self._caps(api).graceful_stop:
+            assert not result.forced, "a guest that honours shutdown must stop without being forced"
+        api.destroy("conf-api")
+        assert api.inventory.machine("conf-api") is None
+        assert not (api.home.machines / "conf-api").exists()
+
+    def test_lifecycle_cli(self, creature_cli, template):
+        cli = creature_cli
+        cli.ok("create", "conf-cli", "--driver", self.driver, "--template", template, "--memory", "128M")
+        rows = cli.ok("list", "--format", "json").json()
+        assert [(r["name"], r["driver"], r["state"]) for r in rows] == [("conf-cli", self.driver, "stopped")]
+        cli.ok("start", "conf-cli")
+        assert cli.ok("show", "conf-cli", "--format", "json").json()["state"] == "running"
+        from creature.api import Creature
+
+        if self._caps(Creature(cli.home)).exec:
+            def run_exec():
+                r = cli("exec", "conf-cli", "--", *self.exec_argv)
+                return r.out if r.code == 0 else None
+            self._exec_ready(run_exec)
+        cli.ok("stop", "conf-cli", "--timeout", str(self.stop_timeout))
+        assert cli.ok("show", "conf-cli", "--format", "json").json()["state"] == "stopped"
+        cli.ok("destroy", "conf-cli")
+        assert cli.ok("list", "--format", "json").json() == []
+        gone = cli("show", "conf-cli")
+        assert gone.code == 2 and "no machine named 'conf-cli'" in gone.err
+
+    def test_start_twice_and_kill(self, creature_api, template):
+        api = creature_api
+        api.create({"name": "conf-kill", "driver": self.driver, "template": template, "memory": "128M"})
+        api.start("conf-kill")
+        with pytest.raises(CreatureError, match="already running"):
+            api.start("conf-kill")
+        api.kill("conf-kill")
+        assert api.state("conf-kill").value == "stopped"
+        api.start("conf-kill")
+        assert api.state("conf-kill").value == "running"
+        with pytest.raises(CreatureError, match="is running"):
+            api.destroy("conf-kill")
+        api.destroy("conf-kill", force=True)
+        assert api.inventory.machine("conf-kill") is None

@@ -1,0 +1,173 @@
+"""The LXC driver: lxc-* tools with a private lxcpath, overlayfs clones, pid-checked liveness."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import time
+from pathlib import Path
+
+from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
+from creature.errors import CommandFailed, CreatureError
+from creature.guest import adjust
+from creature.home import write_private
+from creature.host import HostFacts
+from creature.model import Machine, State, Template
+from creature.procs import ProcessRecord, run, which
+
+TOOLS = ("lxc-start", "lxc-stop", "lxc-attach", "lxc-console", "lxc-info")
+GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _config(machine: Machine, template: Template, rootfs: str, host: HostFacts) -> str:
+    spec = machine.spec
+    lines = [
+        "# written by creature; `creature` owns this container",
+        f"lxc.uts.name = {spec.name}",
+        f"lxc.rootfs.path = {rootfs}",
+        "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed",
+        "lxc.net.0.type = empty",
+        f"lxc.init.cmd = {template.meta.get('init', '/sbin/init')}",
+        f"lxc.signal.halt = {template.meta.get('halt_signal', 'SIGPWR')}",
+        "lxc.tty.max = 1",
+        "lxc.pty.max = 16",
+        "lxc.apparmor.profile = unconfined",
+        f"lxc.console.logfile = {machine.dir / 'console.log'}",
+        f"lxc.log.file = {machine.dir / 'lxc.log'}",
+        "lxc.log.level = WARN",
+    ]
+    quota = spec.cpus * 100000
+    if "memory" in host.cgroup_v1_controllers:
+        lines.append(f"lxc.cgroup.memory.limit_in_bytes = {spec.memory}M")
+        if "cpu" in host.cgroup_v1_controllers:
+            lines += ["lxc.cgroup.cpu.cfs_period_us = 100000", f"lxc.cgroup.cpu.cfs_quota_us = {quota}"]
+    elif "memory" in host.cgroup_v2_controllers:
+        lines += [f"lxc.cgroup2.memory.max = {spec.memory * 1024 * 1024}", f"lxc.cgroup2.cpu.max = {quota} 100000"]
+    return "\n".join(lines) + "\n"
+
+
+class LxcDriver(Driver):
+    """LXC system containers through the lxc-* tools, each under the creature home's lxcpath."""
+
+    name = "lxc"
+    priority = 50
+    mac_prefix = "00:16:3e"
+    capabilities = Capabilities(console=True, exec=True, cow_clone=True, graceful_stop=True, autostart=True)
+    description = "LXC system containers (lxc-* tools)"
+
+    @property
+    def lxcpath(self) -> str:
+        return str(self.home.machines)
+
+    def _argv(self, tool: str, machine: Machine, *args: str) -> list[str]:
+        path = which(tool)
+        if path is None:
+            raise CreatureError(f"{tool} is not installed (Debian package lxc)")
+        return [path, "-P", self.lxcpath, "-n", machine.name, *args]
+
+    def probe(self, host: HostFacts) -> Probe:
+        checks = []
+        missing = [t for t in TOOLS if which(t) is None]
+        if missing:
+            checks.append(Check(name="tools", ok=False, reason=f"{', '.join(missing)} not found (install the Debian package lxc)"))
+        else:
+            version = run([which("lxc-start"), "--version"], check=False).stdout.strip()
+            checks.append(Check(name="tools", ok=True, reason=f"lxc-* tools {version} found"))
+        checks.append(Check(name="root", ok=host.is_root,
+                            reason="running as root (privileged containers)" if host.is_root
+                            else "creature-lxc runs privileged containers and needs root"))
+        missing_ns = [ns for ns in ("mnt", "uts", "ipc", "pid", "net") if not Path(f"/proc/self/ns/{ns}").exists()]
+        checks.append(Check(name="namespaces", ok=not missing_ns,
+                            reason=f"kernel lacks namespaces: {', '.join(missing_ns)}" if missing_ns else "mnt, uts, ipc, pid and net namespaces"))
+        memory = "memory" in host.cgroup_v1_controllers or "memory" in host.cgroup_v2_controllers
+        checks.append(Check(name="cgroups", ok=memory,
+                            reason="memory cgroup controller available" if memory else "no memory cgroup controller (memory limits impossible)"))
+        overlay = "overlay" in host.filesystems
+        checks.append(Check(name="clone", ok=True,
+                            reason="overlayfs: containers clone their template copy-on-write" if overlay
+                            else "no overlayfs: each container gets a full copy of its template"))
+        return Probe.of(self.name, checks)
+
+    def create(self, machine: Machine, template: Template, staging: Path) -> dict:
+        if "overlay" in HostFacts().filesystems:
+            upper = staging / "delta"
+            upper.mkdir(mode=0o755)
+            rootfs, clone = f"overlay:{template.rootfs}:{machine.dir / 'delta'}", "overlayfs"
+        else:
+            upper = staging / "rootfs"
+            run(["cp", "-a", "--reflink=auto", str(template.rootfs), str(upper)])
+            rootfs, clone = f"dir:{machine.dir / 'rootfs'}", "copy"
+        adjust(upper, machine.name)
+        write_private(staging / "config", _config(machine, template, rootfs, HostFacts()))
+        return {"clone": clone}
+
+    # liveness: the lxc monitor process, pinned by pid, start time and command line
+    def _monitor(self, machine: Machine) -> ProcessRecord | None:
+        try:
+            return ProcessRecord.from_dict(json.loads((machine.dir / "run.json").read_text()).get("monitor"))
+        except (OSError, ValueError):
+            return None
+
+    def state(self, machine: Machine) -> State:
+        monitor = self._monitor(machine)
+        return State.RUNNING if monitor is not None and monitor.alive() else State.STOPPED
+
+    def _lxc_errors(self, machine: Machine) -> str:
+        try:
+            lines = (machine.dir / "lxc.log").read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        errors = [line.split(" - ", 1)[-1] for line in lines if " ERROR " in line]
+        return " | ".join(errors[-3:])
+
+    def start(self, machine: Machine) -> None:
+        pidfile = machine.dir / "monitor.pid"
+        pidfile.unlink(missing_ok=True)
+        (machine.dir / "lxc.log").unlink(missing_ok=True)
+        proc = run(self._argv("lxc-start", machine, "-d", "-p", str(pidfile)), check=False, timeout=120)
+        if proc.returncode != 0:
+            detail = self._lxc_errors(machine) or proc.stderr.strip()
+            raise CommandFailed(["lxc-start"], proc.returncode, detail)
+        record = None
+        try:
+            record = ProcessRecord.of(int(pidfile.read_text().strip()))
+        except (OSError, ValueError):
+            pass
+        if record is None:
+            raise CreatureError(f"lxc-start returned but machine {machine.name!r} is not running: {self._lxc_errors(machine)}")
+        write_private(machine.dir / "run.json", json.dumps({"monitor": record.to_dict()}))
+
+    def _wait_gone(self, machine: Machine, timeout: float = 10) -> None:
+        monitor = self._monitor(machine)
+        deadline = time.monotonic() + timeout
+        while monitor is not None and monitor.alive():
+            if time.monotonic() > deadline:
+                raise CreatureError(f"the lxc monitor of {machine.name!r} (pid {monitor.pid}) did not exit")
+            time.sleep(0.02)
+        (machine.dir / "run.json").unlink(missing_ok=True)
+
+    def stop(self, machine: Machine, timeout: float) -> StopResult:
+        forced = True
+        if timeout > 0:
+            proc = run(self._argv("lxc-stop", machine, "--nokill", "-t", str(max(1, math.ceil(timeout)))), check=False,
+                       timeout=timeout + 30)
+            forced = proc.returncode != 0 and self.state(machine) == State.RUNNING
+        if forced:
+            self.kill(machine)
+        self._wait_gone(machine)
+        return StopResult(forced=forced)
+
+    def kill(self, machine: Machine) -> None:
+        proc = run(self._argv("lxc-stop", machine, "-k"), check=False, timeout=60)
+        if proc.returncode != 0 and self.state(machine) == State.RUNNING:
+            raise CommandFailed(["lxc-stop", "-k"], proc.returncode, proc.stderr)
+        self._wait_gone(machine)
+
+    def exec(self, machine: Machine, argv: list[str]) -> int:
+        full = self._argv("lxc-attach", machine, "--clear-env", "-v", f"PATH={GUEST_PATH}", "-v", "TERM=xterm", "--", *argv)
+        return subprocess.call(full)
+
+    def console(self, machine: Machine) -> int:
+        print("creature: attached to the console of", machine.name, "(Ctrl-a q detaches)")
+        return subprocess.call(self._argv("lxc-console", machine, "-t", "1"))
