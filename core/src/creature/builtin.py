@@ -30,6 +30,10 @@ mkdir -p /dev/pts /run /tmp /var/run
 [ -e /dev/pts/ptmx ] || mount -t devpts devpts /dev/pts 2>/dev/null
 mount -t tmpfs -o mode=0755 tmpfs /run 2>/dev/null
 [ -f /etc/hostname ] && hostname -F /etc/hostname
+# VM drivers cannot write into a copy-on-write disk: they pass the name on the kernel command line
+for word in $(cat /proc/cmdline 2>/dev/null); do
+  case "$word" in creature.hostname=*) hostname "${word#creature.hostname=}";; esac
+done
 [ -f /etc/network/interfaces ] && ifup -a -f >/dev/null 2>&1 &
 for script in /etc/rc.d/S*; do [ -x "$script" ] && "$script" start; done
 echo "creature: $(hostname) is up"

@@ -56,6 +56,37 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path)
 
 
+def disk_image(home: Home, template: Template) -> Path:
+    """The template's root filesystem as a raw ext4 image (made once, without loop mounts) for VM drivers.
+
+    The file is sparse: its size leaves room to grow in each machine's copy-on-write layer.
+    """
+    image = template.path / "disk.ext4"
+    if image.exists():
+        return image
+    with home.lock("template", template.name):
+        if image.exists():
+            return image
+        from creature.procs import run, which
+
+        mkfs = which("mkfs.ext4")
+        if mkfs is None:
+            raise CreatureError("mkfs.ext4 is not installed (Debian package e2fsprogs)")
+        used = tree_size(template.rootfs)
+        size_mib = max(1024, 2 * used // (1024 * 1024) + 256)
+        partial = template.path / f".disk.ext4.{os.getpid()}"
+        try:
+            with open(partial, "wb") as f:
+                f.truncate(size_mib * 1024 * 1024)
+            os.chmod(partial, 0o600)
+            run([mkfs, "-q", "-F", "-L", "root", "-E", "root_owner=0:0", "-d", str(template.rootfs), str(partial)], timeout=600)
+            os.rename(partial, image)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    return image
+
+
 class TemplateStore:
     """Templates of one home: build (in staging, renamed when complete), list, remove."""
 
