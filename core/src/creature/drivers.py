@@ -112,6 +112,10 @@ class Driver:
         """Addresses the driver itself knows (lease files and the neighbour table come from the core)."""
         return []
 
+    def plan(self, machine: Machine, action: str) -> list[list[str]]:
+        """The exact argv lists `action` (start, stop, kill, destroy) would run, shown by --dry-run."""
+        raise NotImplementedError
+
     def console(self, machine: Machine) -> int:
         """Attach the terminal to the machine's console until the user detaches."""
         raise NotImplementedError

@@ -29,6 +29,22 @@ def write_private(path: Path, text: str, mode: int = 0o600) -> None:
     os.chmod(path, mode)
 
 
+def shared_cache() -> Path:
+    """Downloads and derived artifacts keyed by version (debootstrap tarballs, kernels), shared by every home.
+
+    CREATURE_CACHE, else /var/cache/creature for root, else the XDG cache folder.
+    """
+    env = os.environ.get("CREATURE_CACHE")
+    if env:
+        path = Path(env)
+    elif os.geteuid() == 0:
+        path = Path("/var/cache/creature")
+    else:
+        path = Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "creature"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
 class Home:
     """Paths under one creature home; folders are made 0700 on first use."""
 
