@@ -22,7 +22,7 @@ apt:
 
 $(STAMP): pyproject.toml core/pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip setuptools
+	$(VENV)/bin/pip install -q --upgrade pip setuptools wheel
 	$(VENV)/bin/pip install -q -e ./core $(addprefix -e ./,$(PLUGINS)) pytest ruff
 	touch $@
 

@@ -120,6 +120,8 @@ class MachineSpec(BaseModel):
     @classmethod
     def parse(cls, data: dict) -> MachineSpec:
         """Validate data into a spec; a bad value is an InputError of one line."""
+        if "name" in data:
+            check_name("machine", data["name"])
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
