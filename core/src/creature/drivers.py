@@ -76,6 +76,8 @@ class Driver:
 
     def __init__(self, home: Home):
         self.home = home
+        # Set by --dry-run: create() must then write only into staging and run nothing with effects elsewhere.
+        self.dry_run = False
 
     def probe(self, host: HostFacts) -> Probe:
         """Is this hypervisor usable here? Each check carries its reason."""

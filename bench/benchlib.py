@@ -1,0 +1,37 @@
+"""Shared benchmark helpers: timing commands and printing/writing ratio rows (never asserted in tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+VENV_BIN = Path(sys.executable).parent
+
+
+def time_command(argv: list[str], runs: int, env: dict | None = None) -> float:
+    """Median wall time of argv over runs (after one warm-up run)."""
+    full_env = dict(os.environ, **(env or {}))
+    subprocess.run(argv, capture_output=True, env=full_env, check=True)
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, capture_output=True, env=full_env, check=True)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def report(bench: str, rows: list[dict]) -> None:
+    """Print rows (operation, creature, raw, ratio, target) and write them to bench/results/BENCH.json."""
+    print(f"{'operation':<44} {'creature':>10} {'raw tool':>10} {'ratio':>7}  target")
+    for r in rows:
+        raw = f"{r['raw']:.3f}s" if r.get("raw") is not None else "-"
+        ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else "-"
+        print(f"{r['operation']:<44} {r['creature']:>9.3f}s {raw:>10} {ratio:>7}  {r.get('target', '')}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{bench}.json").write_text(json.dumps({"bench": bench, "time": time.time(), "rows": rows}, indent=2))

@@ -1,0 +1,28 @@
+"""--dry-run prints the exact files and commands, and changes nothing."""
+
+from creature.testing import snapshot
+
+
+def test_create_dry_run_changes_nothing(creature_cli, busybox):
+    before = snapshot(creature_cli.home)
+    out = creature_cli.ok("create", "web", "--driver", "lxc", "--template", busybox, "--memory", "96M", "--dry-run").out
+    assert snapshot(creature_cli.home) == before
+    assert out.startswith("# dry run: nothing was changed (driver lxc, usable here)")
+    assert f"# file {creature_cli.home}/machines/web/config (0o600," in out
+    assert "lxc.cgroup.memory.limit_in_bytes = 96M" in out or "lxc.cgroup2.memory.max = 100663296" in out
+    assert f"lxc-start -P {creature_cli.home}/machines -n web -d" in out
+    assert creature_cli.ok("list", "--format", "json").json() == []
+
+
+def test_lifecycle_dry_runs_run_nothing(creature_cli, busybox):
+    creature_cli.ok("create", "web", "--driver", "lxc", "--template", busybox)
+    out = creature_cli.ok("start", "web", "--dry-run").out
+    assert out.splitlines()[0] == "# dry run: start web"
+    assert "lxc-start" in out.splitlines()[1]
+    assert creature_cli.ok("show", "web", "--format", "json").json()["state"] == "stopped"
+    creature_cli.ok("start", "web")
+    assert "lxc-stop" in creature_cli.ok("kill", "web", "--dry-run").out
+    assert "lxc-stop" in creature_cli.ok("stop", "web", "--dry-run").out
+    assert creature_cli.ok("show", "web", "--format", "json").json()["state"] == "running"
+    creature_cli.ok("destroy", "web", "--force", "--dry-run")
+    assert creature_cli.ok("show", "web", "--format", "json").json()["state"] == "running"
