@@ -56,10 +56,15 @@ class Home:
     def inventory(self) -> Path:
         return self.root / "inventory.sqlite"
 
+    LAYOUT = ("machines", "templates", "staging", "cache", "locks")
+
     def _dir(self, name: str) -> Path:
         path = self.root / name
         if not path.is_dir():
+            # the whole layout at once, so that a home looks the same whichever command touched it first
             try:
+                for sub in self.LAYOUT:
+                    (self.root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
                 path.mkdir(mode=0o700, parents=True, exist_ok=True)
                 self.root.chmod(0o700)
             except OSError as exc:
@@ -85,6 +90,10 @@ class Home:
     @property
     def locks(self) -> Path:
         return self._dir("locks")
+
+    @property
+    def networks(self) -> Path:
+        return self._dir("networks")
 
     def machine_dir(self, name: str) -> Path:
         return self.machines / name
