@@ -1,0 +1,1 @@
+"""creature driver for Lguest guests (the lguest launcher)."""

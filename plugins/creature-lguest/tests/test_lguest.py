@@ -1,0 +1,79 @@
+"""The Lguest driver: the removed-in-4.14 probe, the launcher command line, and a refused create."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from creature.host import HostFacts
+from creature.model import Machine, MachineSpec
+from creature.testing import DriverConformance, snapshot
+
+MODERN = HostFacts().kernel_version >= (4, 14)
+
+
+class TestLguestConformance(DriverConformance):
+    driver = "lguest"
+
+
+def test_probe_says_lguest_was_removed(creature_api):
+    if not MODERN:
+        pytest.skip("this kernel predates 4.14: Lguest may still be there")
+    probe = creature_api.probe("lguest")
+    kernel = next(c for c in probe.checks if c.name == "kernel")
+    assert not probe.usable and not kernel.ok
+    major, minor = creature_api.host.kernel_version
+    assert kernel.reason.startswith(f"Lguest was removed from Linux in 4.14; this kernel is {major}.{minor}")
+
+
+def test_probe_on_an_old_kernel_asks_for_dev_lguest(creature_api, monkeypatch):
+    monkeypatch.setattr(HostFacts, "kernel_version", (4, 9), raising=False)
+    monkeypatch.setattr(HostFacts, "kernel_release", "4.9.0-lguest", raising=False)
+    probe = creature_api.driver("lguest").probe(HostFacts())
+    kernel = next(c for c in probe.checks if c.name == "kernel")
+    from creature_lguest.driver import DEVICE
+
+    if DEVICE.exists():
+        assert kernel.ok
+    else:
+        assert not kernel.ok and "/dev/lguest is missing" in kernel.reason
+
+
+def test_cli_create_refused_and_nothing_changes(creature_cli):
+    if not MODERN:
+        pytest.skip("this kernel predates 4.14: the driver may be usable")
+    creature_cli.ok("template", "build", "bb", "--method", "busybox")
+    before = snapshot(creature_cli.home)
+    result = creature_cli("create", "web", "--driver", "lguest", "--template", "bb")
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and "driver 'lguest' is not usable" in lines[0]
+    assert "Lguest was removed from Linux in 4.14" in lines[0]
+    assert snapshot(creature_cli.home) == before
+
+
+def test_create_writes_the_launcher_command_line(creature_api, tmp_path):
+    from creature_lguest.launcher import parse_launcher_argv
+
+    api = creature_api
+    template = api.templates.build("bb", "busybox")
+    spec = MachineSpec.parse({"name": "web", "driver": "lguest", "template": "bb", "memory": "64M",
+                              "nics": [{"network": "br-lan"}, {"mac": "02:4c:47:00:00:01"}]})
+    machine = Machine(spec=spec, dir=api.home.machine_dir("web"))
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    driver = api.driver("lguest")
+    machine.data = driver.create(machine, template, staging)
+    argv = json.loads((staging / "lguest.argv.json").read_text())
+    # tools/lguest/lguest.c usage() in Linux v4.13, the last release with Lguest:
+    # lguest [--tunnet=bridge:<bridgename>:<macaddr>|--block=<filename>|--initrd=<filename>]... <mem-in-mb> vmlinux [args...]
+    assert argv[0] == driver.launcher()
+    assert argv[1].startswith("--tunnet=bridge:br-lan:02:4c:47:")
+    assert argv[2] == "--tunnet=bridge:lgbr0:02:4c:47:00:00:01"
+    assert argv[3] == f"--block={machine.dir / 'disk.img'}"
+    guest = parse_launcher_argv(argv)
+    assert guest.memory == 64 and guest.kernel.name.startswith("vmlinuz-")
+    assert guest.args == ["root=/dev/vda", "rw", "console=hvc0", "creature.hostname=web"]
+    assert [mac for _, mac in guest.nics] == machine.data["macs"]
+    with pytest.raises(ValueError):
+        parse_launcher_argv(["lguest", "--sharenet=/tmp/x", "64", "vmlinux"])

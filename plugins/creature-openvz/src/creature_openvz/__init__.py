@@ -1,0 +1,1 @@
+"""creature driver for OpenVZ containers (vzctl, ve.conf)."""

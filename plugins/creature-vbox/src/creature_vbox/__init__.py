@@ -1,0 +1,1 @@
+"""creature driver for VirtualBox (VBoxManage)."""

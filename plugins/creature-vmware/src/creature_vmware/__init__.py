@@ -1,0 +1,1 @@
+"""creature driver for VMware Workstation (vmrun and .vmx files)."""

@@ -1,0 +1,1 @@
+"""creature driver for Linux-VServer guests (util-vserver)."""

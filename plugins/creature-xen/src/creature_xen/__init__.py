@@ -1,0 +1,1 @@
+"""creature driver for Xen PV guests through the xl toolstack."""

@@ -1,0 +1,198 @@
+"""The Xen driver: PV domains through xl, configured by a generated xl.cfg, disks as per-machine raw copies."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
+from creature.errors import CommandFailed, CreatureError
+from creature.home import write_private
+from creature.host import HostFacts
+from creature.model import Machine, State, Template
+from creature.procs import run, which
+from creature.templates import disk_image
+
+from creature_xen.xl_output import parse_list_long, parse_list_states, state_of
+from creature_xen.xlcfg import XlDomain, XlVif, render
+
+CAPABILITIES = Path("/proc/xen/capabilities")
+XENSTORED_SOCKETS = (Path("/run/xenstored/socket"), Path("/var/run/xenstored/socket"), Path("/dev/xen/xenbus"))
+CONSOLE_LOGS = Path("/var/log/xen")
+DEFAULT_BRIDGE = "xenbr0"
+# after `xl shutdown -w` or `xl destroy` the domain may linger for seconds (notes/xen-lab.md)
+TEARDOWN_TIMEOUT = 15.0
+
+
+def derived_mac(prefix: str, name: str, index: int) -> str:
+    """A stable MAC under prefix for NIC index of machine name (used when the spec gives none)."""
+    digest = hashlib.sha256(f"{name}/{index}".encode()).digest()
+    return prefix + "".join(f":{b:02x}" for b in digest[:3])
+
+
+def host_kernel(boot: Path = Path("/boot")) -> tuple[Path, Path | None]:
+    """The newest /boot/vmlinuz-* and its initrd.img-* (Debian's kernels boot as Xen PV guests)."""
+    def version_key(path: Path):
+        return [int(p) if p.isdigit() else p for p in re.split(r"[.-]", path.name.removeprefix("vmlinuz-"))]
+
+    kernels = sorted(boot.glob("vmlinuz-*"), key=version_key)
+    if not kernels:
+        raise CreatureError(f"no kernel for a Xen PV guest: no {boot}/vmlinuz-* and the template sets no 'kernel'")
+    kernel = kernels[-1]
+    initrd = boot / ("initrd.img-" + kernel.name.removeprefix("vmlinuz-"))
+    return kernel, initrd if initrd.exists() else None
+
+
+class XenDriver(Driver):
+    """Xen PV guests through the xl toolstack, from a dom0."""
+
+    name = "xen"
+    priority = 40
+    mac_prefix = "00:16:3e"
+    capabilities = Capabilities(console=True, graceful_stop=True, autostart=True, vm=True)
+    description = "Xen PV guests (xl toolstack, run from dom0)"
+
+    # commands
+    @staticmethod
+    def xl() -> str:
+        return which("xl") or "xl"
+
+    def _cfg(self, machine: Machine) -> Path:
+        return machine.dir / "xl.cfg"
+
+    def plan(self, machine: Machine, action: str) -> list[list[str]]:
+        xl, name = self.xl(), machine.name
+        plans = {
+            "create": [["cp", "--sparse=always", str(machine.data.get("base_image", "TEMPLATE/disk.ext4")),
+                        str(machine.dir / "disk.img")]],
+            "start": [[xl, "create", str(self._cfg(machine))]],
+            "stop": [[xl, "shutdown", name], [xl, "domid", name], [xl, "destroy", name]],
+            "kill": [[xl, "destroy", name]],
+            "destroy": [],
+            "state": [[xl, "list", "-l"], [xl, "list"]],
+            "list": [[xl, "list", "-l"], [xl, "list"]],
+        }
+        if action not in plans:
+            raise CreatureError(f"the xen driver has no plan for {action!r}")
+        return plans[action]
+
+    # probe
+    def probe(self, host: HostFacts) -> Probe:
+        checks = []
+        try:
+            caps = CAPABILITIES.read_text().split()
+        except OSError:
+            caps = None
+        if caps is None:
+            checks.append(Check(name="dom0", ok=False, reason=f"{CAPABILITIES} is missing: this kernel is not running on the Xen hypervisor"
+                                " (or xenfs is not mounted on /proc/xen)"))
+        elif "control_d" not in caps:
+            checks.append(Check(name="dom0", ok=False, reason=f"{CAPABILITIES} lacks control_d: this is a Xen guest (domU), not dom0"))
+        else:
+            checks.append(Check(name="dom0", ok=True, reason=f"{CAPABILITIES} says control_d: this is the Xen dom0"))
+        xl = which("xl")
+        checks.append(Check(name="xl", ok=xl is not None,
+                            reason=f"xl found at {xl}" if xl else "xl not found (install the Debian package xen-utils-4.17)"))
+        checks.append(self._xenstored_check(dom0=caps is not None and "control_d" in caps))
+        return Probe.of(self.name, checks)
+
+    def _xenstored_check(self, dom0: bool) -> Check:
+        reader = which("xenstore-read")
+        if dom0 and reader:
+            proc = run([reader, "domid"], check=False, timeout=5)
+            if proc.returncode == 0:
+                return Check(name="xenstored", ok=True, reason=f"xenstored answers (domid {proc.stdout.strip()})")
+            return Check(name="xenstored", ok=False, reason=f"xenstored is not reachable: xenstore-read failed: {proc.stderr.strip()}")
+        present = [str(p) for p in XENSTORED_SOCKETS if p.exists()]
+        if present:
+            return Check(name="xenstored", ok=True, reason=f"xenstored reachable through {present[0]}")
+        return Check(name="xenstored", ok=False, reason="xenstored is not reachable: no " + ", ".join(str(p) for p in XENSTORED_SOCKETS)
+                     + " (xenstored runs in dom0, started by xencommons)")
+
+    # files
+    def _domain(self, machine: Machine, template: Template) -> XlDomain:
+        spec = machine.spec
+        if template.meta.get("kernel"):
+            kernel = Path(template.meta["kernel"])
+            ramdisk = Path(template.meta["initrd"]) if template.meta.get("initrd") else None
+        else:
+            kernel, ramdisk = host_kernel()
+        vifs = [XlVif(mac=nic.mac or derived_mac(self.mac_prefix, spec.name, i), bridge=nic.network or DEFAULT_BRIDGE)
+                for i, nic in enumerate(spec.nics)]
+        cmdline = f"root=/dev/xvda rw console=hvc0 net.ifnames=0 creature.hostname={spec.name}"
+        return XlDomain(name=spec.name, kernel=kernel, ramdisk=ramdisk, disk=machine.dir / "disk.img", memory=spec.memory,
+                        vcpus=spec.cpus, cmdline=cmdline, vifs=vifs)
+
+    def create(self, machine: Machine, template: Template, staging: Path) -> dict:
+        domain = self._domain(machine, template)
+        base = disk_image(self.home, template)
+        # a sparse raw copy: blkback serves it through a loop device, no QEMU needed in dom0
+        run(["cp", "--sparse=always", str(base), str(staging / "disk.img")], timeout=600)
+        (staging / "disk.img").chmod(0o600)
+        write_private(staging / "xl.cfg", render(domain))
+        return {"clone": "copy", "base_image": str(base), "macs": [v.mac for v in domain.vifs],
+                "kernel": str(domain.kernel), "ramdisk": str(domain.ramdisk) if domain.ramdisk else None}
+
+    # lifecycle
+    def _domid(self, machine: Machine) -> int | None:
+        proc = run([self.xl(), "domid", machine.name], check=False, timeout=30)
+        if proc.returncode != 0:
+            return None
+        try:
+            return int(proc.stdout.strip())
+        except ValueError:
+            return None
+
+    def _wait_gone(self, machine: Machine, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._domid(machine) is not None:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.25)
+        return True
+
+    def start(self, machine: Machine) -> None:
+        if not self._wait_gone(machine, TEARDOWN_TIMEOUT):
+            raise CreatureError(f"a Xen domain named {machine.name!r} still exists (shutting down or dying): try again, or kill it")
+        run(self.plan(machine, "start")[0], timeout=180)
+
+    def stop(self, machine: Machine, timeout: float) -> StopResult:
+        xl = self.xl()
+        if timeout > 0:
+            proc = run([xl, "shutdown", machine.name], check=False, timeout=60)
+            if proc.returncode == 0 and self._wait_gone(machine, timeout):
+                return StopResult(forced=False)
+        self.kill(machine)
+        return StopResult(forced=True)
+
+    def kill(self, machine: Machine) -> None:
+        proc = run([self.xl(), "destroy", machine.name], check=False, timeout=60)
+        if not self._wait_gone(machine, TEARDOWN_TIMEOUT):
+            raise CommandFailed([self.xl(), "destroy", machine.name], proc.returncode,
+                                proc.stderr or f"domain {machine.name} still exists after xl destroy")
+
+    def destroy(self, machine: Machine) -> None:
+        # a domain still shutting down holds the disk through a loop device: wait until Xen let go of it
+        if not self._wait_gone(machine, TEARDOWN_TIMEOUT):
+            self.kill(machine)
+
+    def states(self, machines: list[Machine]) -> dict[str, State]:
+        xl = self.xl()
+        domains = parse_list_long(run([xl, "list", "-l"], timeout=60).stdout)
+        ours = [m for m in machines if m.name in domains]
+        flags = parse_list_states(run([xl, "list"], timeout=60).stdout) if ours else {}
+        return {m.name: state_of(flags.get(m.name, "r-----")) if m.name in domains else State.STOPPED for m in machines}
+
+    def state(self, machine: Machine) -> State:
+        return self.states([machine])[machine.name]
+
+    def console_log(self, machine: Machine) -> Path:
+        """Where xenconsoled (started with --log=guest) writes this guest's console."""
+        return CONSOLE_LOGS / f"guest-{machine.name}.log"
+
+    def console(self, machine: Machine) -> int:
+        print("creature: attached to the console of", machine.name, "(Ctrl-] detaches)")
+        return subprocess.call([self.xl(), "console", machine.name])
