@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from creature.cli_network import network_group, nic_options, wait_ip
 from creature.errors import CreatureError, InputError
 
 FORMAT = click.Choice(["table", "json", "csv"])
@@ -69,7 +70,7 @@ def plugins(ctx, fmt):
 
 @cli.group()
 def host():
-    """This host: checks (and, later, bringing machines up and down)."""
+    """This host: checks, bringing machines up at boot and down at shutdown, the boot service."""
 
 
 @host.command("check")
@@ -123,10 +124,15 @@ def template():
 
 @template.command("build")
 @click.argument("name")
-@click.option("--method", required=True, help="Bootstrap method (busybox, ...).")
+@click.option("--method", required=True, help="Bootstrap method (busybox, debootstrap, tarball, or a plugin's).")
+@click.option("--suite", help="debootstrap: Debian suite, like bookworm.")
+@click.option("--variant", help="debootstrap: variant (default minbase).")
+@click.option("--include", metavar="PKG,...", help="debootstrap: extra packages (an init package replaces sysvinit-core).")
+@click.option("--mirror", metavar="URL", help="debootstrap: mirror (default: the one apt on this host uses).")
+@click.option("--from", "from_", metavar="FILE", help="tarball: the root filesystem tarball to import.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Method option (repeatable).")
 @click.pass_context
-def template_build(ctx, name, method, options):
+def template_build(ctx, name, method, suite, variant, include, mirror, from_, options):
     """Build template NAME with a bootstrap method."""
     parsed = {}
     for item in options:
@@ -134,8 +140,11 @@ def template_build(ctx, name, method, options):
         if not sep or not key:
             raise InputError(f"--option wants KEY=VALUE, got {item!r}")
         parsed[key] = value
+    given = {"suite": suite, "variant": variant, "include": include, "mirror": mirror, "from": from_}
+    parsed.update({k: v for k, v in given.items() if v is not None})
     t = api(ctx).templates.build(name, method, parsed)
-    click.echo(f"template {t.name} built ({t.method}, {t.size // 1024} KiB)")
+    cache = f", cache: {t.meta['cache_hit']}" if "cache_hit" in t.meta else ""
+    click.echo(f"template {t.name} built ({t.method}, {t.size // (1024 * 1024)} MiB{cache})")
 
 
 @template.command("list")
@@ -164,6 +173,34 @@ def template_rm(ctx, name):
     api(ctx).templates.remove(name)
 
 
+def _dry_run_option(f):
+    return click.option("--dry-run", is_flag=True, help="Print the files and commands instead of changing anything.")(f)
+
+
+def _print_plan(plan: dict) -> None:
+    import shlex
+
+    click.echo(f"# dry run: nothing was changed (driver {plan['driver']}, "
+               + ("usable here)" if plan["usable"] else f"not usable here: {plan['reason']})"))
+    for f in plan["files"]:
+        click.echo(f"# file {f['path']} ({f['mode']}, {f['size']} bytes)")
+        click.echo(f["content"].rstrip("\n") if f["content"] is not None else "(binary)")
+    for action, commands in plan["commands"].items():
+        click.echo(f"# {action}: " + ("(not shown by this driver)" if commands is None else "" if commands else "(no command)"))
+        for argv in commands or []:
+            click.echo(shlex.join(argv))
+
+
+def _plan_each(creature, names: list[str], action: str) -> int:
+    import shlex
+
+    for n in names:
+        click.echo(f"# dry run: {action} {n}")
+        for argv in creature.plan(n, action):
+            click.echo(shlex.join(argv))
+    return 0
+
+
 def _spec_from(file: Path | None, name: str | None, given: dict) -> dict:
     data: dict = {}
     if file is not None:
@@ -185,6 +222,11 @@ def _spec_from(file: Path | None, name: str | None, given: dict) -> dict:
     return data
 
 
+def _autostart_options(f):
+    f = click.option("--delay", type=click.FloatRange(0, 3600), help="Seconds `host up` waits after starting it before the next order.")(f)
+    return click.option("--order", type=click.IntRange(0, 1000), help="Autostart order: lower starts first, stops last.")(f)
+
+
 @cli.command()
 @click.argument("name", required=False)
 @click.option("-f", "--file", "file", type=click.Path(dir_okay=False, path_type=Path), help="Machine spec (TOML).")
@@ -193,13 +235,26 @@ def _spec_from(file: Path | None, name: str | None, given: dict) -> dict:
 @click.option("--cpus", type=int)
 @click.option("--memory", help="Memory, like 512M or 2G.")
 @click.option("--autostart/--no-autostart", default=None, help="Start at `creature host up`.")
+@_autostart_options
+@click.option("--ssh-key", type=click.Path(dir_okay=False, path_type=Path), help="SSH public key file for root's authorized_keys.")
+@click.option("--root-password", envvar="CREATURE_ROOT_PASSWORD", help="Root password (stored only as a hash, in the guest).")
+@click.option("--cloud-init", type=click.Path(dir_okay=False, path_type=Path), help="cloud-init user-data: makes a NoCloud seed for VM drivers.")
+@_dry_run_option
+@nic_options
 @click.pass_context
-def create(ctx, name, file, driver, template, cpus, memory, autostart):
+def create(ctx, name, file, driver, template, cpus, memory, autostart, order, delay, ssh_key, root_password, cloud_init, dry_run, nics):
     """Create machine NAME from a template."""
-    data = _spec_from(file, name, {"driver": driver, "template": template, "cpus": cpus, "memory": memory, "autostart": autostart})
+    data = _spec_from(file, name, {"driver": driver, "template": template, "cpus": cpus, "memory": memory, "autostart": autostart,
+                                   "autostart_order": order, "autostart_delay": delay, "nics": nics})
     if "template" not in data:
         raise InputError("a machine needs a template: --template NAME (see `creature template list`)")
-    info = api(ctx).create(data)
+    from creature.guest import Access
+
+    access = Access.of(ssh_key, root_password)
+    if dry_run:
+        _print_plan(api(ctx).plan_create(data))
+        return 0
+    info = api(ctx).create(data, access=access, cloud_init=cloud_init)
     click.echo(f"machine {info.name} created ({info.driver}, from {info.template}, clone: {info.clone or 'none'})")
 
 
@@ -230,6 +285,8 @@ def show(ctx, name, fmt):
         click.echo(json.dumps(data, indent=2))
         return
     for key, value in data.items():
+        if key in ("addresses", "nics"):
+            value = [" ".join(str(v) for v in item.values() if v is not None) for item in value]
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value) or "-"
         click.echo(f"{key + ':':<11} {value if value not in (None, '') else '-'}")
@@ -263,10 +320,13 @@ def _each(names: list[str], action) -> int:
 @cli.command()
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every stopped machine.")
+@_dry_run_option
 @click.pass_context
-def start(ctx, names, all_):
+def start(ctx, names, all_, dry_run):
     """Start machines."""
     creature = api(ctx)
+    if dry_run:
+        return _plan_each(creature, _targets(creature, names, all_, {"stopped", "crashed"}), "start")
     return _each(_targets(creature, names, all_, {"stopped", "crashed"}), creature.start)
 
 
@@ -279,10 +339,13 @@ def _timeout_option(f):
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every running machine.")
 @_timeout_option
+@_dry_run_option
 @click.pass_context
-def stop(ctx, names, all_, timeout):
+def stop(ctx, names, all_, timeout, dry_run):
     """Stop machines gracefully, forcing them after the timeout."""
     creature = api(ctx)
+    if dry_run:
+        return _plan_each(creature, _targets(creature, names, all_, {"running", "paused"}), "stop")
 
     def one(n):
         if creature.stop(n, timeout).forced:
@@ -304,19 +367,25 @@ def restart(ctx, names, all_, timeout):
 @cli.command()
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every running machine.")
+@_dry_run_option
 @click.pass_context
-def kill(ctx, names, all_):
+def kill(ctx, names, all_, dry_run):
     """End machines at once."""
     creature = api(ctx)
+    if dry_run:
+        return _plan_each(creature, _targets(creature, names, all_, {"running", "paused"}), "kill")
     return _each(_targets(creature, names, all_, {"running", "paused"}), creature.kill)
 
 
 @cli.command()
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Kill the machine first if it runs.")
+@_dry_run_option
 @click.pass_context
-def destroy(ctx, name, force):
+def destroy(ctx, name, force, dry_run):
     """Remove a machine and its files."""
+    if dry_run:
+        return _plan_each(api(ctx), [name], "destroy")
     api(ctx).destroy(name, force=force)
 
 
@@ -338,6 +407,98 @@ def exec_(ctx, name, argv):
 def console(ctx, name):
     """Attach to a machine's console."""
     return api(ctx).console(name)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("switch", metavar="on|off")
+@_autostart_options
+@click.pass_context
+def autostart(ctx, name, switch, order, delay):
+    """Start machine NAME at `host up` (on) or not (off), with its order and delay."""
+    if switch not in ("on", "off"):
+        raise InputError(f"autostart wants on or off, got {switch!r}")
+    info = api(ctx).set_autostart(name, switch == "on", order, delay)
+    machine = api(ctx).machine(name)
+    click.echo(f"machine {info.name}: autostart {switch}, order {machine.spec.autostart_order}, delay {machine.spec.autostart_delay:g} s")
+
+
+def _host_progress():
+    if not sys.stderr.isatty():
+        return None
+    from creature.host_progress import TerminalProgress
+
+    return TerminalProgress()
+
+
+def _host_report(report) -> int:
+    click.echo(report.summary())
+    for name in report.names("failed"):
+        click.echo(f"creature: error: {name}: {report.errors[name]}", err=True)
+    for name in report.names("skipped"):
+        click.echo(f"creature: {name} skipped: {report.errors[name]}", err=True)
+    for name, error in report.network_errors.items():
+        click.echo(f"creature: error: network {name}: {error}", err=True)
+    return 0 if report.ok else 1
+
+
+@host.command("up")
+@click.option("--restore", is_flag=True, help="Also start the machines that were running at the last `host down`.")
+@click.pass_context
+def host_up(ctx, restore):
+    """Bring up networks, then start autostart machines by ascending order."""
+    return _host_report(api(ctx).host_up(restore=restore, progress=_host_progress()))
+
+
+@host.command("down")
+@click.option("--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Seconds, in all, to wait for graceful shutdowns before forcing what still runs.")
+@click.pass_context
+def host_down(ctx, timeout):
+    """Stop every running machine by descending order, then the networks; exit 1 if any had to be forced."""
+    report = api(ctx).host_down(timeout=timeout, progress=_host_progress())
+    forced = report.names("forced")
+    if forced:
+        click.echo(f"creature: forced off after {timeout:g} s: {', '.join(forced)}", err=True)
+    return _host_report(report)
+
+
+@host.command("status")
+@click.option("--format", "fmt", type=FORMAT, default="table")
+@click.pass_context
+def host_status(ctx, fmt):
+    """Autostart machines and their state; exit 3 (LSB: not running) when one of them is not running."""
+    from creature.output import emit
+
+    infos = [i for i in api(ctx).list_machines() if i.autostart]
+    specs = {m.name: m.spec for m in api(ctx).inventory.machines()}
+    rows = [{"name": i.name, "driver": i.driver, "order": specs[i.name].autostart_order,
+             "delay": specs[i.name].autostart_delay, "state": i.state.value} for i in infos]
+    rows.sort(key=lambda r: (r["order"], r["name"]))
+    emit(rows, ["name", "driver", "order", "delay", "state"], fmt)
+    return 0 if all(r["state"] == "running" for r in rows) else 3
+
+
+@host.command("install-service")
+@click.option("--init", type=click.Choice(["systemd", "sysv"]), help="Init system (default: systemd if it runs this host, else sysv).")
+@click.option("--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True, help="host down's timeout at shutdown.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the file here instead.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"), show_default=True,
+              help="Install below this folder (for images and tests).")
+@click.option("--force", is_flag=True, help="Replace a file creature did not write.")
+@click.pass_context
+def host_install_service(ctx, init, timeout, output, root, force):
+    """Write a systemd unit or sysv init script that runs `host up` at boot and `host down` at shutdown."""
+    from creature import service
+
+    init = init or service.default_init()
+    path = service.install(init, api(ctx).home.root, timeout, output=output, root=root, force=force)
+    enable = "systemctl daemon-reload && systemctl enable creature.service" if init == "systemd" else "update-rc.d creature defaults"
+    click.echo(f"wrote {path}; enable it with: {enable}")
+
+
+cli.add_command(network_group)
+cli.add_command(wait_ip)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -368,10 +529,19 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("creature: error: interrupted", err=True)
         code = 130
     except Exception as exc:  # an internal bug still gets one line; --debug shows where
+        import sqlite3
+
         if _debug:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"creature: error: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True)
+        if isinstance(exc, OSError) and exc.strerror:
+            # a full disk or a vanished folder is the host's trouble, not a bug: say what and where
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"creature: error: {exc.strerror}{where}", err=True)
+        elif isinstance(exc, sqlite3.Error):
+            click.echo(f"creature: error: inventory: {exc} (see `creature doctor`)", err=True)
+        else:
+            click.echo(f"creature: error: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True)
         code = 1
     sys.exit(code)

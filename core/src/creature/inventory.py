@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from creature.errors import CreatureError
-from creature.model import Machine, MachineSpec, Template
+from creature.errors import CreatureError, InputError
+from creature.model import Machine, MachineSpec, Network, Template
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: networks and nics (MAC/IP reservations)
+# Made on first use rather than in SCHEMA, so homes made before it existed get it without a schema bump.
+HOST_STATE_SCHEMA = "CREATE TABLE IF NOT EXISTS host_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS machines (
     name TEXT PRIMARY KEY,
@@ -40,6 +43,27 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS events_machine ON events (machine, ts);
+CREATE TABLE IF NOT EXISTS networks (
+    name TEXT PRIMARY KEY,
+    bridge TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nics (
+    mac TEXT PRIMARY KEY,
+    machine TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    network TEXT,
+    ip TEXT,
+    UNIQUE (network, ip)
+);
+CREATE INDEX IF NOT EXISTS nics_machine ON nics (machine);
+"""
+# Version 1 files kept NICs only inside each machine's spec: copy them into nics (idempotent).
+FILL_NICS = """
+INSERT OR IGNORE INTO nics (mac, machine, idx, network, ip)
+    SELECT lower(json_extract(n.value, '$.mac')), m.name, n.key, json_extract(n.value, '$.network'), json_extract(n.value, '$.ip')
+    FROM machines m, json_each(m.spec, '$.nics') n WHERE json_extract(n.value, '$.mac') IS NOT NULL;
 """
 
 
@@ -48,31 +72,51 @@ class Inventory:
 
     def __init__(self, path: Path):
         self.path = path
-        self._db: sqlite3.Connection | None = None
+        # One connection per thread: sqlite3 connections and their transactions must not be shared
+        # (host up starts machines from worker threads).
+        self._local = threading.local()
 
     @property
     def db(self) -> sqlite3.Connection:
-        if self._db is None:
-            self._db = self._open()
-        return self._db
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._open()
+        return db
 
     def _open(self) -> sqlite3.Connection:
         new = not self.path.exists()
         try:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            wait = float(os.environ.get("CREATURE_LOCK_TIMEOUT", "30"))
+            db = sqlite3.connect(self.path, timeout=wait, isolation_level=None)
             if new:
                 os.chmod(self.path, 0o600)
-            db.execute("PRAGMA busy_timeout = 30000")
+            db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                 # executescript commits first, so the schema (idempotent) and version go in one script.
-                db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+                db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} {FILL_NICS} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
         except sqlite3.DatabaseError as exc:
-            raise CreatureError(
-                f"inventory {self.path} is unusable ({exc}); move it aside and run `creature doctor`"
-            ) from None
+            raise CreatureError(self._explain(exc, "is unusable")) from None
         return db
+
+    def _explain(self, exc: sqlite3.Error, what: str) -> str:
+        """One line that tells the operator the cause (full disk, a lock holder, corruption) and the way out."""
+        text = str(exc)
+        try:
+            st = os.statvfs(self.path.parent)
+            full = st.f_bavail * st.f_frsize < 256 * 1024
+        except OSError:
+            full = False
+        if full:
+            return f"No space left on device: {self.path.parent} is full; free space and retry (nothing was changed)"
+        if "locked" in text or "busy" in text:
+            return (f"inventory {self.path} is locked by another process ({text}); "
+                    f"find it with `fuser {self.path}` or raise CREATURE_LOCK_TIMEOUT")
+        if "not a database" in text or "malformed" in text:
+            return (f"inventory {self.path} is corrupt ({text}); move it aside and run "
+                    "`creature doctor --rebuild` to rebuild it from the machine folders")
+        return f"inventory {self.path} {what} ({text})"
 
     @contextmanager
     def tx(self):
@@ -81,7 +125,7 @@ class Inventory:
         try:
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
-            raise CreatureError(f"inventory {self.path} cannot be written ({exc})") from None
+            raise CreatureError(self._explain(exc, "cannot be written")) from None
         try:
             yield db
         except BaseException:
@@ -94,7 +138,7 @@ class Inventory:
         try:
             return self.db.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise CreatureError(f"inventory {self.path} cannot be read ({exc})") from None
+            raise CreatureError(self._explain(exc, "cannot be read")) from None
 
     # machines
     @staticmethod
@@ -126,6 +170,7 @@ class Inventory:
                     machine.created,
                 ),
             )
+            self._add_nics(db, machine)
             self._event(db, machine.name, "created")
 
     def update_machine(self, machine: Machine) -> None:
@@ -138,7 +183,51 @@ class Inventory:
     def remove_machine(self, name: str) -> None:
         with self.tx() as db:
             db.execute("DELETE FROM machines WHERE name = ?", (name,))
+            db.execute("DELETE FROM nics WHERE machine = ?", (name,))
             self._event(db, name, "destroyed")
+
+    @staticmethod
+    def _add_nics(db: sqlite3.Connection, machine: Machine) -> None:
+        for idx, nic in enumerate(machine.spec.nics):
+            if nic.mac is None:
+                continue
+            try:
+                db.execute("INSERT INTO nics (mac, machine, idx, network, ip) VALUES (?, ?, ?, ?, ?)",
+                           (nic.mac, machine.name, idx, nic.network, nic.ip))
+            except sqlite3.IntegrityError:
+                raise InputError(f"MAC {nic.mac} or address {nic.ip} on {nic.network} is already in use") from None
+
+    # networks and NIC reservations
+    def network(self, name: str) -> Network | None:
+        rows = self._query("SELECT config FROM networks WHERE name = ?", (name,))
+        return Network.model_validate_json(rows[0][0]) if rows else None
+
+    def networks(self) -> list[Network]:
+        return [Network.model_validate_json(r[0]) for r in self._query("SELECT config FROM networks ORDER BY name")]
+
+    def add_network(self, network: Network) -> None:
+        with self.tx() as db:
+            db.execute("INSERT INTO networks (name, bridge, config, created) VALUES (?, ?, ?, ?)",
+                       (network.name, network.bridge, network.model_dump_json(), network.created))
+
+    def remove_network(self, name: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM networks WHERE name = ?", (name,))
+
+    def users_of_network(self, name: str) -> list[str]:
+        return [r[0] for r in self._query("SELECT DISTINCT machine FROM nics WHERE network = ? ORDER BY machine", (name,))]
+
+    def nics(self, network: str | None = None) -> list[dict]:
+        """NIC reservations (mac, machine, idx, network, ip), of one network or all."""
+        sql = "SELECT mac, machine, idx, network, ip FROM nics"
+        rows = self._query(sql + (" WHERE network = ? ORDER BY machine, idx" if network else " ORDER BY machine, idx"),
+                           (network,) if network else ())
+        return [dict(zip(("mac", "machine", "idx", "network", "ip"), r, strict=True)) for r in rows]
+
+    def mac_in_use(self, mac: str) -> str | None:
+        """The machine holding mac, or None."""
+        rows = self._query("SELECT machine FROM nics WHERE mac = ?", (mac,))
+        return rows[0][0] if rows else None
 
     # templates
     def template(self, name: str) -> Template | None:
@@ -185,13 +274,42 @@ class Inventory:
         rows = self._query(sql + (" WHERE machine = ? ORDER BY id" if machine else " ORDER BY id"), (machine,) if machine else ())
         return [dict(ts=r[0], machine=r[1], event=r[2], detail=r[3]) for r in rows]
 
+    def last_events(self, kinds: tuple[str, ...]) -> dict[str, str]:
+        """Each machine's most recent event among kinds (e.g. was it last started or stopped?)."""
+        marks = ", ".join("?" for _ in kinds)
+        rows = self._query(
+            f"SELECT machine, event FROM events WHERE id IN (SELECT MAX(id) FROM events WHERE event IN ({marks}) GROUP BY machine)",
+            kinds,
+        )
+        return dict(rows)
+
+    # host state: what host down recorded for host up --restore
+    def host_value(self, key: str):
+        """The JSON value stored under key, or None."""
+        with self.tx() as db:
+            db.execute(HOST_STATE_SCHEMA)
+            row = db.execute("SELECT value FROM host_state WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_host_value(self, key: str, value) -> None:
+        """Store value (JSON) under key; None removes it."""
+        with self.tx() as db:
+            db.execute(HOST_STATE_SCHEMA)
+            if value is None:
+                db.execute("DELETE FROM host_state WHERE key = ?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO host_state (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
     def dump(self) -> str:
         """The machines and templates as text, for before/after comparisons (events excluded)."""
         lines = [repr(r) for r in self._query("SELECT name, driver, template, spec, data, dir FROM machines ORDER BY name")]
         lines += [repr(r) for r in self._query("SELECT name, method, path, options, meta FROM templates ORDER BY name")]
+        lines += [repr(r) for r in self._query("SELECT name, bridge, config FROM networks ORDER BY name")]
+        lines += [repr(r) for r in self._query("SELECT mac, machine, idx, network, ip FROM nics ORDER BY mac")]
         return "\n".join(lines)
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None

@@ -110,7 +110,14 @@ class Plugins:
         registry = DriverRegistry()
         for plugin, function in self.each("creature_register_drivers"):
             dist = self.distribution_of(plugin)
-            function(register=lambda cls, _d=dist: registry.register(cls, _d))
+            try:
+                function(register=lambda cls, _d=dist: registry.register(cls, _d))
+            except CreatureError:
+                raise  # a duplicate driver name concerns two plugins: never hide it
+            except Exception as exc:  # a driver module that fails to import is isolated like a failed entry point
+                self.failures.append(LoadFailure(plugin, dist, f"{type(exc).__name__}: {exc}"))
+                if self.strict:
+                    raise CreatureError(f"plugin {plugin!r} from {dist} failed to register its drivers: {exc}") from None
         return registry
 
 
