@@ -45,7 +45,7 @@ def test_full_disk(small_home, counts):
     cli.ok("template", "build", "bb", "--method", "busybox")
     cli.ok("create", "keep", "--driver", "lxc", "--template", "bb")
     filler = small_home / "filler"
-    with open(filler, "wb") as f:
+    with open(filler, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(b"\0" * 65536)
@@ -73,7 +73,14 @@ def test_corrupted_inventory(creature_cli, storm_drivers):
     result = creature_cli("list")
     assert result.code == 1
     assert result.err.count("\n") == 1 and "Traceback" not in result.err
-    assert "inventory" in result.err and "corrupt" in result.err and "move it aside" in result.err
+    assert "inventory" in result.err and "corrupt" in result.err and "doctor --rebuild" in result.err
+    # the way out the message gives: the machine and its template come back, and work
+    creature_cli.ok("doctor", "--rebuild")
+    rows = creature_cli.ok("list", "--format", "json").json()
+    assert [(r["name"], r["template"], r["driver"]) for r in rows] == [("web", "bb", "lxc")]
+    assert list(creature_cli.home.glob("inventory.sqlite.broken-*")), "the damaged file must be kept aside"
+    creature_cli.ok("start", "web")
+    assert creature_cli.ok("exec", "web", "--", "hostname").out.strip() == "web"
 
 
 def test_locked_inventory(creature_cli, storm_drivers):

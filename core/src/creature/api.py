@@ -109,28 +109,45 @@ class Creature:
         self.inventory.add_event(machine.name, event, detail)
         self.plugins.hook.creature_machine_event(machine=machine, event=event)
 
-    def create(self, spec: MachineSpec | dict) -> MachineInfo:
-        """Create a machine from a template; files appear under their final name only when complete."""
+    def create(self, spec: MachineSpec | dict, *, access=None, cloud_init: str | os.PathLike | None = None) -> MachineInfo:
+        """Create a machine from a template; files appear under their final name only when complete.
+
+        access (creature.guest.Access: SSH keys, root password hash) goes into the guest and is not stored;
+        cloud_init is a user-data file made into a NoCloud seed in the machine's folder for VM drivers.
+        """
         if not isinstance(spec, MachineSpec):
             spec = MachineSpec.parse(spec)
+        user_data = None
+        if cloud_init is not None:
+            from creature.nocloud import read_user_data
+
+            user_data = read_user_data(cloud_init)
         driver_name = spec.driver or self.default_driver()
         self.registry.check_known(driver_name)
         template = self.templates.get(spec.template)
         spec = spec.model_copy(update={"driver": driver_name})
         driver = self.usable_driver(driver_name)
-        with self.home.lock("machine", spec.name):
+        if spec.nics:
+            require(driver, "networks", "networks (--network)")
+        with self.home.lock("machine", spec.name), self._nic_allocation(spec):
             if self.inventory.machine(spec.name) is not None:
                 raise InputError(f"machine {spec.name!r} already exists")
+            spec = self.networks.assign(spec, driver.mac_prefix)
             final = self.home.machine_dir(spec.name)
             if final.exists():
                 raise CreatureError(f"{final} exists but is not in the inventory: run `creature doctor --fix`")
-            machine = Machine(spec=spec, dir=final)
+            machine = Machine(spec=spec, dir=final, access=access)
             staging = self.home.staging / f"machine.{spec.name}.{os.getpid()}"
             remove_tree(staging)
             staging.mkdir(mode=0o700)
             try:
                 checkpoint("create.staging")
                 machine.data = driver.create(machine, template, staging) or {}
+                if user_data is not None:
+                    from creature.nocloud import make_seed
+
+                    seed = make_seed(staging, spec.name, user_data)
+                    machine.data["cloud_init_seed"] = str(final / seed.name)
                 checkpoint("create.files")
                 os.rename(staging, final)
                 checkpoint("create.renamed")
@@ -140,6 +157,8 @@ class Creature:
                 if self.inventory.machine(spec.name) is None:
                     remove_tree(final)
                 raise
+        for network in {n.network for n in spec.nics}:
+            self.networks.write_reservations(network)
         self.plugins.hook.creature_machine_event(machine=machine, event="created")
         return self.info(spec.name)
 
@@ -155,7 +174,12 @@ class Creature:
             if driver.state(machine) == State.RUNNING:
                 raise CreatureError(f"machine {name!r} is already running")
             checkpoint("start.before")
-            driver.start(machine)
+            self.networks.attach(machine, self.plugins.hook)
+            try:
+                driver.start(machine)
+            except BaseException:
+                self.networks.detach(machine, self.plugins.hook)
+                raise
             checkpoint("start.after")
             self._event(machine, "started")
 
@@ -170,8 +194,37 @@ class Creature:
                 raise CreatureError(f"machine {name!r} is not running")
             checkpoint("stop.before")
             result = driver.stop(machine, timeout)
+            self.networks.detach(machine, self.plugins.hook)
             self._event(machine, "stopped", "forced" if result.forced else "graceful")
             return result
+
+    def set_autostart(self, name: str, on: bool, order: int | None = None, delay: float | None = None) -> MachineInfo:
+        """Mark a machine to start (or not) at `host up`, with its order and the delay after it starts."""
+        machine = self.machine(name)
+        if on:
+            require(self.driver(machine.driver), "autostart", "autostart")
+        update = {"autostart": on} | ({"autostart_order": order} if order is not None else {}) | (
+            {"autostart_delay": delay} if delay is not None else {})
+        with self.home.lock("machine", name):
+            machine = self.machine(name)
+            spec = machine.spec = MachineSpec.parse(machine.spec.model_dump() | update)
+            self.inventory.update_machine(machine)
+        self.inventory.add_event(name, "autostart", f"{'on' if on else 'off'} order={spec.autostart_order} delay={spec.autostart_delay:g}")
+        return self.info(name)
+
+    def host_up(self, restore: bool = False, progress=None):
+        """Start autostart machines by ascending order (see creature.autostart.host_up)."""
+        from creature.autostart import host_up
+
+        return host_up(self, restore=restore, progress=progress)
+
+    def host_down(self, timeout: float = 60, progress=None):
+        """Stop every running machine by descending order, forcing after timeout (see creature.autostart.host_down)."""
+        if timeout < 0:
+            raise InputError(f"timeout must not be negative (got {timeout:g})")
+        from creature.autostart import host_down
+
+        return host_down(self, timeout=timeout, progress=progress)
 
     def restart(self, name: str, timeout: float = 30) -> StopResult:
         result = self.stop(name, timeout)
@@ -186,6 +239,7 @@ class Creature:
             if driver.state(machine) not in (State.RUNNING, State.PAUSED):
                 raise CreatureError(f"machine {name!r} is not running")
             driver.kill(machine)
+            self.networks.detach(machine, self.plugins.hook)
             self._event(machine, "killed")
 
     def destroy(self, name: str, force: bool = False) -> None:
@@ -198,9 +252,12 @@ class Creature:
                 if not force:
                     raise CreatureError(f"machine {name!r} is running: stop it first, or destroy --force")
                 driver.kill(machine)
+                self.networks.detach(machine, self.plugins.hook)
             checkpoint("destroy.before")
             driver.destroy(machine)
             self.inventory.remove_machine(name)
+            for nic in machine.spec.nics:
+                self.networks.write_reservations(nic.network)
             checkpoint("destroy.row")
             remove_tree(machine.dir)
         self.plugins.hook.creature_machine_event(machine=machine, event="destroyed")
@@ -228,9 +285,101 @@ class Creature:
         spec = machine.spec
         return MachineInfo(
             name=machine.name, driver=machine.driver, state=state, autostart=spec.autostart, template=spec.template,
-            cpus=spec.cpus, memory=spec.memory, macs=[n.mac for n in spec.nics if n.mac], ips=[],
+            cpus=spec.cpus, memory=spec.memory, macs=[n.mac for n in spec.nics if n.mac], nics=spec.nics,
+            **self._addresses(machine, state),
             clone=machine.data.get("clone"), dir=str(machine.dir), created=machine.created, note=note,
         )
+
+    # networks and addresses
+    @cached_property
+    def networks(self):
+        """The home's networks (creature.network.Networks)."""
+        from creature.network import Networks
+
+        return Networks(self.home, self.inventory)
+
+    def _nic_allocation(self, spec: MachineSpec):
+        """Held from MAC/IP allocation until the machine's row is written, so two creates never pick the same."""
+        from contextlib import nullcontext
+
+        return self.home.lock("nics", "allocation") if spec.nics else nullcontext()
+
+    def _address_book(self, fresh: bool = False):
+        from creature.addresses import AddressBook
+
+        book, made = getattr(self, "_book", (None, 0.0))
+        if fresh or book is None or time.monotonic() - made > 0.5:  # one look serves a whole listing
+            book = AddressBook(self.networks)
+            self._book = (book, time.monotonic())
+        return book
+
+    def _addresses(self, machine: Machine, state: State, fresh: bool = False) -> dict:
+        if state not in (State.RUNNING, State.PAUSED):
+            return {"addresses": [], "ips": []}
+        known = []
+        if machine.driver in self.registry:
+            try:
+                known = self.driver(machine.driver).addresses(machine)
+            except (CreatureError, NotImplementedError):
+                known = []
+        try:
+            addresses = self._address_book(fresh).of(machine, known)
+        except CreatureError:  # no ip(8) or an unreadable lease file: the listing still shows the machine
+            addresses = known
+        return {"addresses": addresses, "ips": list(dict.fromkeys(a.ip for a in addresses))}
+
+    def addresses(self, name: str) -> list:
+        """A running machine's addresses now, each with its MAC and source."""
+        machine = self.machine(name)
+        return self._addresses(machine, self.driver(machine.driver).state(machine), fresh=True)["addresses"]
+
+    def wait_ip(self, name: str, timeout: float = 60, ipv6: bool = False) -> list:
+        """Wait until the machine runs and has an IPv4 address (any address with ipv6); return its addresses.
+
+        A stopped machine is waited for too (`start` may be on its way). Lease files are checked
+        every 20 ms (a stat each), the state, neighbour table and driver every 0.5 s.
+        """
+        if timeout < 0:
+            raise InputError(f"timeout must not be negative (got {timeout:g})")
+        machine = self.machine(name)
+        driver = self.driver(machine.driver)
+        if not machine.spec.nics:
+            raise InputError(f"machine {name!r} has no network interface (create it with --network)")
+        from creature.addresses import AddressBook
+        from creature.dnsmasq import LEASE_SECONDS, read_leases
+
+        networks = [self.inventory.network(n) for n in dict.fromkeys(nic.network for nic in machine.spec.nics)]
+        leases = [self.networks.dnsmasq(n).leases for n in networks if n is not None and n.dhcp]
+        macs = {nic.mac for nic in machine.spec.nics}
+        fresh_after = time.time() - 1 + LEASE_SECONDS  # the expiry of a lease granted after we began
+        deadline = time.monotonic() + timeout
+        seen: tuple = ()
+        next_full = 0.0
+        running = False
+        while True:
+            now = time.monotonic()
+            stamps = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in leases)
+            changed, seen = stamps != seen, stamps
+            full = now >= next_full
+            if full:
+                next_full = now + 0.5
+            if full or (changed and not running):
+                running = driver.state(machine) in (State.RUNNING, State.PAUSED)
+                if not running and changed:
+                    # a lease granted after we began is the machine's new one, even before `start` has recorded it
+                    running = any(lease.mac in macs and lease.expires >= fresh_after for p in leases for lease in read_leases(p))
+            if running and (full or changed):
+                book = AddressBook(self.networks)
+                if not full:
+                    book.neighbours = []  # only a lease changed: answer from it without forking ip
+                found = book.of(machine, driver.addresses(machine) if full else [])
+                if any(ipv6 or ":" not in a.ip for a in found):
+                    return found
+            if now > deadline:
+                if not running:
+                    raise CreatureError(f"machine {name!r} is not running (waited {timeout:g} s for it to start)")
+                raise CreatureError(f"machine {name!r} has no {'address' if ipv6 else 'IPv4 address'} after {timeout:g} s")
+            time.sleep(0.02)
 
     def info(self, name: str) -> MachineInfo:
         machine = self.machine(name)
@@ -260,7 +409,88 @@ class Creature:
         infos.sort(key=lambda i: i.name)
         return [i for i in infos if state is None or i.state.value == state]
 
+    # dry runs
+    def plan_create(self, spec: MachineSpec | dict) -> dict:
+        """What create would write and run, computed in a throwaway folder: the home is not touched."""
+        import shutil
+        import tempfile
+
+        if not isinstance(spec, MachineSpec):
+            spec = MachineSpec.parse(spec)
+        driver_name = spec.driver or self.default_driver()
+        self.registry.check_known(driver_name)
+        template = self.templates.get(spec.template)
+        spec = spec.model_copy(update={"driver": driver_name})
+        if self.inventory.machine(spec.name) is not None:
+            raise InputError(f"machine {spec.name!r} already exists")
+        driver = self.driver(driver_name)
+        driver.dry_run = True
+        machine = Machine(spec=spec, dir=self.home.root / "machines" / spec.name)
+        staging = Path(tempfile.mkdtemp(prefix="creature-plan."))
+        try:
+            machine.data = driver.create(machine, template, staging) or {}
+            files = []
+            for path in sorted(p for p in staging.rglob("*") if p.is_file() and not p.is_symlink()):
+                raw = path.read_bytes()
+                text = raw.decode() if len(raw) <= 65536 and b"\0" not in raw else None
+                files.append({"path": str(machine.dir / path.relative_to(staging)), "mode": oct(path.stat().st_mode & 0o777),
+                              "size": len(raw), "content": text})
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        commands = {}
+        for action in ("start", "stop", "kill", "destroy"):
+            try:
+                commands[action] = driver.plan(machine, action)
+            except NotImplementedError:
+                commands[action] = None
+        probe = self.probe(driver_name)
+        return {"machine": spec.name, "driver": driver_name, "usable": probe.usable, "reason": probe.reason,
+                "files": files, "commands": commands}
+
+    def plan(self, name: str, action: str) -> list[list[str]]:
+        """The commands `action` would run on machine name, without running them."""
+        machine = self.machine(name)
+        driver = self.driver(machine.driver)
+        try:
+            return driver.plan(machine, action)
+        except NotImplementedError:
+            raise CreatureError(f"driver {driver.name!r} cannot show its commands (no --dry-run support)") from None
+
     # repair
+    def rebuild_inventory(self) -> dict:
+        """Move a damaged inventory aside and rebuild it from the template.json and machine.json in each folder."""
+        import json
+
+        from creature.model import Template
+
+        self.inventory.close()
+        moved = None
+        if self.home.inventory.exists():
+            moved = self.home.inventory.with_name(f"inventory.sqlite.broken-{int(time.time())}")
+            os.rename(self.home.inventory, moved)
+            for suffix in ("-wal", "-shm"):
+                side = self.home.inventory.with_name("inventory.sqlite" + suffix)
+                if side.exists():
+                    os.rename(side, moved.with_name(moved.name + suffix))
+        self.inventory = Inventory(self.home.inventory)
+        recovered = {"templates": [], "machines": [], "skipped": [], "moved_aside": str(moved) if moved else None}
+        for path in sorted(self.home.templates.glob("*/template.json")):
+            try:
+                self.inventory.add_template(Template.model_validate_json(path.read_text()))
+                recovered["templates"].append(path.parent.name)
+            except Exception as exc:
+                recovered["skipped"].append(f"{path}: {exc}")
+        for path in sorted(self.home.machines.glob("*/machine.json")):
+            try:
+                saved = json.loads(path.read_text())
+                machine = Machine(spec=MachineSpec.model_validate(saved["spec"]), dir=path.parent, data=saved["data"],
+                                  created=saved["created"])
+                self.inventory.add_machine(machine)
+                recovered["machines"].append(machine.name)
+            except Exception as exc:
+                recovered["skipped"].append(f"{path}: {exc}")
+        return recovered
+
     def doctor(self, fix: bool = False) -> list[dict]:
         """Find (and with fix, remove) leftovers of interrupted work: staging folders, orphan folders, rows without files."""
         problems = []

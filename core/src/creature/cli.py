@@ -104,12 +104,19 @@ def host_check(ctx, fmt):
 
 @cli.command()
 @click.option("--fix", is_flag=True, help="Remove the leftovers found.")
+@click.option("--rebuild", is_flag=True, help="Move a damaged inventory aside and rebuild it from the machine folders.")
 @click.option("--format", "fmt", type=FORMAT, default="table")
 @click.pass_context
-def doctor(ctx, fix, fmt):
+def doctor(ctx, fix, rebuild, fmt):
     """Find leftovers of interrupted operations (and remove them with --fix)."""
     from creature.output import emit, status
 
+    if rebuild:
+        done = api(ctx).rebuild_inventory()
+        status(f"inventory rebuilt: {len(done['templates'])} template(s), {len(done['machines'])} machine(s)"
+               + (f"; old file moved to {done['moved_aside']}" if done["moved_aside"] else ""))
+        for line in done["skipped"]:
+            status(f"skipped {line}")
     problems = api(ctx).doctor(fix=fix)
     emit(problems, ["kind", "path", "problem", "fixed"], fmt)
     if fmt == "table":

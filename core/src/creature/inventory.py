@@ -156,7 +156,17 @@ class Inventory:
     def machine_names(self) -> list[str]:
         return [r[0] for r in self._query("SELECT name FROM machines ORDER BY name")]
 
+    @staticmethod
+    def mirror(machine: Machine) -> None:
+        """Keep a copy of the machine's row in its folder: `doctor --rebuild` recovers a lost inventory from it."""
+        from creature.home import write_private
+
+        if machine.dir.is_dir():
+            write_private(machine.dir / "machine.json", json.dumps(
+                {"spec": machine.spec.model_dump(mode="json"), "data": machine.data, "created": machine.created}, indent=1))
+
     def add_machine(self, machine: Machine) -> None:
+        self.mirror(machine)
         with self.tx() as db:
             db.execute(
                 "INSERT INTO machines (name, driver, template, spec, data, dir, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -179,6 +189,7 @@ class Inventory:
                 "UPDATE machines SET spec = ?, data = ? WHERE name = ?",
                 (machine.spec.model_dump_json(), json.dumps(machine.data), machine.name),
             )
+        self.mirror(machine)
 
     def remove_machine(self, name: str) -> None:
         with self.tx() as db:
@@ -247,6 +258,10 @@ class Inventory:
         )
 
     def add_template(self, t: Template) -> None:
+        from creature.home import write_private
+
+        if t.path.is_dir():
+            write_private(t.path / "template.json", t.model_dump_json(indent=1))
         with self.tx() as db:
             db.execute(
                 "INSERT INTO templates (name, method, path, options, meta, size, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
