@@ -1,0 +1,294 @@
+"""The User Mode Linux driver: linux.uml run detached on a copy-on-write disk, stopped through mconsole."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
+from creature.errors import CreatureError, InputError
+from creature.home import write_private
+from creature.host import HostFacts
+from creature.model import Machine, State, Template
+from creature.procs import ProcessRecord, run, which
+from creature.templates import disk_image, remove_tree
+
+from creature_uml import command
+from creature_uml.tmpdir import exec_tmpdir
+
+BOOT_TIMEOUT = 30
+EXIT_TIMEOUT = 10
+RESTART_LINE = b"reboot: Restarting system"
+INIT_LINE = b" as init process"
+INIT_GRACE = 0.5
+
+
+def _group_members(pgid: int, cmdline: str) -> list[int]:
+    """Live processes in process group pgid running UML's command line (its forked helpers share it)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if fields[0] == "Z" or int(fields[2]) != pgid:
+                continue
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, ValueError):
+            continue
+        if argv == cmdline:
+            found.append(int(entry))
+    return found
+
+
+class UmlDriver(Driver):
+    """User Mode Linux: the guest kernel is an ordinary host process, its disk a UML COW file over the template image."""
+
+    name = "uml"
+    priority = 30
+    mac_prefix = "fe:fd:00"  # UML's own locally administered prefix
+    capabilities = Capabilities(console=True, exec=False, cow_clone=True, graceful_stop=True, autostart=True, vm=True)
+    description = "User Mode Linux (linux.uml from the Debian package user-mode-linux)"
+
+    def probe(self, host: HostFacts) -> Probe:
+        checks = []
+        linux = which("linux.uml")
+        if linux is None:
+            checks.append(Check(name="linux.uml", ok=False, reason="linux.uml not found (install the Debian package user-mode-linux)"))
+        else:
+            try:
+                proc = run([linux, "--version"], check=False, timeout=10)
+                ok = proc.returncode == 0 and proc.stdout.strip() != ""
+                reason = f"{linux} runs (UML kernel {proc.stdout.strip()})" if ok else \
+                    f"{linux} --version exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()}"
+            except CreatureError as exc:
+                ok, reason = False, f"{linux} --version failed: {exc}"
+            checks.append(Check(name="linux.uml", ok=ok, reason=reason))
+        for tool, package in (("uml_mconsole", "uml-utilities"), ("uml_mkcow", "uml-utilities"),
+                              ("mkfs.ext4", "e2fsprogs"), ("kill", "procps")):
+            path = which(tool)
+            checks.append(Check(name=tool, ok=path is not None,
+                                reason=f"{path} found" if path else f"{tool} not found (install the Debian package {package})"))
+        tmpdir, rejected = exec_tmpdir()
+        passed = f" (passed over: {'; '.join(rejected)})" if rejected else ""
+        checks.append(Check(name="tmpdir", ok=tmpdir is not None,
+                            reason=f"guest memory files go in {tmpdir}, which allows executable mappings{passed}" if tmpdir
+                            else f"no folder for UML's memory file allows executable mappings: {'; '.join(rejected)}"))
+        tun = Path("/dev/net/tun")
+        checks.append(Check(name="tun", ok=True,
+                            reason="/dev/net/tun present for tuntap NICs" if tun.exists()
+                            else "/dev/net/tun missing: machines run, but without network interfaces"))
+        return Probe.of(self.name, checks)
+
+    def create(self, machine: Machine, template: Template, staging: Path) -> dict:
+        command.check_socket_path(machine)
+        command.nic_options(machine)
+        data = {"clone": "uml-cow"}
+        if self.dry_run:
+            # the template's image is made on first use, outside staging: a dry run names it and makes nothing
+            data["image"] = str(template.path / "disk.ext4")
+        else:
+            image = disk_image(self.home, template)
+            cow = staging / command.cow_file(machine).name
+            # the COW header names the backing image; the COW file's own path may change (staging is renamed)
+            run([command.tool("uml_mkcow", "uml-utilities"), str(cow), str(image)], timeout=60)
+            os.chmod(cow, 0o600)
+            data["image"] = str(image)
+        if template.meta.get("init"):
+            data["init"] = template.meta["init"]
+        return data
+
+    # liveness: UML's main process, pinned by pid, start time and command line; its helpers share its group
+    def _run_info(self, machine: Machine) -> tuple[ProcessRecord | None, int | None]:
+        try:
+            data = json.loads((machine.dir / "run.json").read_text())
+            return ProcessRecord.from_dict(data.get("uml")), int(data["pgid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None, None
+
+    def state(self, machine: Machine) -> State:
+        record, _ = self._run_info(machine)
+        return State.RUNNING if record is not None and record.alive() else State.STOPPED
+
+    def _leftovers(self, machine: Machine) -> tuple[bool, list[int]]:
+        record, pgid = self._run_info(machine)
+        if record is None or pgid is None:
+            return False, []
+        return record.alive(), _group_members(pgid, record.cmdline)
+
+    def _console_tail(self, machine: Machine, lines: int = 5) -> str:
+        try:
+            text = command.console_log(machine).read_text(errors="replace")
+        except OSError:
+            return ""
+        return " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
+
+    def start(self, machine: Machine) -> None:
+        tmpdir, rejected = exec_tmpdir()
+        if tmpdir is None:
+            raise CreatureError(f"no folder for UML's memory file allows executable mappings: {'; '.join(rejected)}")
+        self._reap(machine)
+        argv = command.boot_argv(machine, tmpdir)
+        # a umid folder left by a killed UML makes the next boot refuse the umid
+        remove_tree(command.uml_dir(machine))
+        command.uml_dir(machine).mkdir(mode=0o700)
+        log = os.open(command.console_log(machine), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            # procs.run waits for its command; UML is the machine itself and must outlive this process
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, umask=0o077, cwd=machine.dir)
+        except FileNotFoundError as exc:
+            raise CreatureError(f"{exc.filename} is not installed") from None
+        finally:
+            os.close(log)
+        # recorded before UML is up, so a start interrupted now still leaves the machine findable and killable
+        forked = ProcessRecord.of(proc.pid)
+        if forked is not None:
+            record = ProcessRecord(proc.pid, forked.start_time, command.exec_cmdline(argv))
+            write_private(machine.dir / "run.json", json.dumps({"uml": record.to_dict(), "pgid": proc.pid}))
+        pidfile, socket = command.pid_file(machine), command.mconsole_socket(machine)
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while True:
+            code = proc.poll()
+            if code is not None:
+                raise CreatureError(f"linux.uml exited with status {code} while starting {machine.name!r}: {self._console_tail(machine)}")
+            # UML writes its pid file and binds mconsole itself: both there means it has exec'd and can be stopped
+            try:
+                ready = int(pidfile.read_text().strip()) == proc.pid and socket.exists()
+            except (OSError, ValueError):
+                ready = False
+            if ready:
+                break
+            if time.monotonic() > deadline:
+                self._kill_group(proc.pid, ProcessRecord.of(proc.pid))
+                raise CreatureError(f"linux.uml did not come up within {BOOT_TIMEOUT} s: {self._console_tail(machine)}")
+            time.sleep(0.01)
+        record = ProcessRecord.of(proc.pid)
+        if record is None or record.cmdline != command.exec_cmdline(argv):
+            raise CreatureError(f"linux.uml of {machine.name!r} exited right after starting: {self._console_tail(machine)}")
+        write_private(machine.dir / "run.json", json.dumps({"uml": record.to_dict(), "pgid": proc.pid}))
+
+    def _wait_gone(self, machine: Machine, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            alive, members = self._leftovers(machine)
+            if not alive and not members:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+
+    def _kill_group(self, pgid: int, record: ProcessRecord | None) -> None:
+        members = _group_members(pgid, record.cmdline) if record is not None else []
+        if (record is not None and record.alive()) or members:
+            # the group cannot be another's while our members are in it; check=False: it may empty meanwhile
+            run(command.kill_argv(pgid, members), check=False, timeout=10)
+
+    def _reap(self, machine: Machine) -> None:
+        """Kill what is left of the last run (helpers outliving a killed main process) and forget the run."""
+        record, pgid = self._run_info(machine)
+        if record is not None and pgid is not None:
+            self._kill_group(pgid, record)
+            if not self._wait_gone(machine, EXIT_TIMEOUT):
+                alive, members = self._leftovers(machine)
+                raise CreatureError(f"UML processes of {machine.name!r} survived SIGKILL: {[record.pid] if alive else []}{members}")
+        (machine.dir / "run.json").unlink(missing_ok=True)
+
+    def _log_size(self, machine: Machine) -> int:
+        try:
+            return command.console_log(machine).stat().st_size
+        except OSError:
+            return 0
+
+    def _restarted_since(self, machine: Machine, offset: int) -> bool:
+        try:
+            with open(command.console_log(machine), "rb") as f:
+                f.seek(offset)
+                return RESTART_LINE in f.read()
+        except OSError:
+            return False
+
+    def _wait_for_init(self, machine: Machine, deadline: float) -> None:
+        """Until init runs, the kernel answers ctrl-alt-del with an immediate restart: let init take it over first."""
+        def init_started():
+            try:
+                return INIT_LINE in command.console_log(machine).read_bytes()
+            except OSError:
+                return False
+        if init_started():
+            return
+        while time.monotonic() < deadline and self.state(machine) == State.RUNNING:
+            if init_started():
+                time.sleep(INIT_GRACE)  # init disables the kernel's ctrl-alt-del restart first thing
+                return
+            time.sleep(0.02)
+
+    def stop(self, machine: Machine, timeout: float) -> StopResult:
+        if timeout > 0:
+            deadline = time.monotonic() + timeout
+            self._wait_for_init(machine, deadline)
+            offset = self._log_size(machine)
+            # ctrl-alt-del: the guest's init shuts down (busybox runs ::ctrlaltdel:/sbin/poweroff) and UML exits
+            asked = run(command.mconsole_argv(machine, "cad"), check=False, timeout=10)
+            while asked.returncode == 0 and time.monotonic() < deadline:
+                alive, members = self._leftovers(machine)
+                if not alive and not members:
+                    self._reap(machine)
+                    return StopResult(forced=False)
+                # sysvinit and systemd map ctrl-alt-del to reboot, and UML reboots by re-executing itself: the
+                # guest has shut down cleanly by the time the kernel says it restarts, so end the process there
+                if self._restarted_since(machine, offset):
+                    self.kill(machine)
+                    return StopResult(forced=False)
+                time.sleep(0.02)
+        self.kill(machine)
+        return StopResult(forced=True)
+
+    def kill(self, machine: Machine) -> None:
+        self._reap(machine)
+
+    def destroy(self, machine: Machine) -> None:
+        self._reap(machine)
+
+    def plan(self, machine: Machine, action: str) -> list[list[str]]:
+        """start: linux.uml; stop: mconsole cad, then (only after the timeout) the group kill; kill: the group kill."""
+        if action == "start":
+            tmpdir, rejected = exec_tmpdir()
+            if tmpdir is None:
+                raise CreatureError(f"no folder for UML's memory file allows executable mappings: {'; '.join(rejected)}")
+            return [command.boot_argv(machine, tmpdir)]
+        if action == "destroy":
+            return []
+        if action not in ("stop", "kill"):
+            raise InputError(f"unknown action {action!r} (known: start, stop, kill, destroy)")
+        record, pgid = self._run_info(machine)
+        if record is None or pgid is None or not record.alive():
+            return []
+        kill = command.kill_argv(pgid)
+        return [command.mconsole_argv(machine, "cad"), kill] if action == "stop" else [kill]
+
+    def console_device(self, machine: Machine, timeout: float = BOOT_TIMEOUT) -> str:
+        """The host pty of the guest's tty1, as UML reports it over mconsole once the guest has opened the line."""
+        argv = command.mconsole_argv(machine, "config", f"con{command.CONSOLE_LINE}")
+        deadline = time.monotonic() + timeout
+        while True:
+            # early in boot the line is unknown ("ERR Bad configuration option"), then "pts" until a getty opens it
+            reply = run(argv, check=False, timeout=10).stdout.strip()
+            device = reply.removeprefix("OK").strip().removeprefix("pts:")
+            if reply.startswith("OK") and device.startswith("/dev/"):
+                return device
+            if time.monotonic() > deadline or self.state(machine) != State.RUNNING:
+                raise CreatureError(f"UML did not report a pty for the console of {machine.name!r}: {reply!r}")
+            time.sleep(0.1)
+
+    def console(self, machine: Machine) -> int:
+        from creature_uml.console import attach
+
+        device = self.console_device(machine)
+        print(f"creature: attached to the console of {machine.name} on {device} (Ctrl-] detaches)", file=sys.stderr)
+        return attach(device)

@@ -1,0 +1,346 @@
+"""The UML driver against the real linux.uml: conformance (busybox and Debian), COW isolation, liveness, console, plan."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import select
+import signal
+import time
+import tty
+from pathlib import Path
+
+import pytest
+from creature.procs import run
+from creature.testing import DriverConformance, cleanup_home, make_home, wait_until
+
+CURSOR_QUERY = b"\x1b[6n"
+
+
+class ConsoleSession:
+    """Logs in as root on a getty (busybox templates have no root password) and runs shell commands."""
+
+    def __init__(self, device: str):
+        self.fd = os.open(device, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(self.fd)
+        self.seen = b""
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def expect(self, needle: bytes, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        while needle not in self.seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {needle!r} on the console within {timeout:g} s; last output: {self.seen[-300:]!r}")
+            ready, _, _ = select.select([self.fd], [], [], min(left, 0.5))
+            if ready:
+                data = os.read(self.fd, 4096)
+                if CURSOR_QUERY in data:  # busybox ash asks where the cursor is and waits for the answer
+                    os.write(self.fd, b"\x1b[1;1R")
+                    data = data.replace(CURSOR_QUERY, b"")
+                self.seen += data
+        before, _, self.seen = self.seen.partition(needle)
+        return before
+
+    def prompt_login(self, timeout: float = 30) -> None:
+        """Press return until a getty asks for a login."""
+        deadline = time.monotonic() + timeout
+        while True:
+            os.write(self.fd, b"\r")
+            try:
+                self.expect(b"login:", min(2.0, max(0.1, deadline - time.monotonic())))
+                return
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+
+    def login(self, timeout: float = 30) -> None:
+        self.prompt_login(timeout)
+        os.write(self.fd, b"root\r")
+        self.expect(b"# ", timeout)
+        self.run("true", timeout)
+
+    def run(self, shell: str, timeout: float = 20) -> tuple[int, str]:
+        """Run a shell command line; return its exit status and output (markers split it from the echo and the prompt)."""
+        tag = os.urandom(4).hex()
+        # the marker is built by the guest's shell, so the echoed command line never matches it
+        os.write(self.fd, f"{shell}; echo END-$((0x{tag}))-$?\r".encode())
+        marker = f"END-{int(tag, 16)}-".encode()
+        out = self.expect(marker, timeout)
+        status = int(self.expect(b"\n", timeout).strip())
+        return status, out.decode(errors="replace").split("\n", 1)[-1].replace("\r", "")
+
+
+class TestUmlConformance(DriverConformance):
+    driver = "uml"
+    boot_timeout = 30
+
+
+class TestUmlDebianConformance(DriverConformance):
+    """The same lifecycle with a Debian guest (sysvinit, whose ctrl-alt-del means reboot)."""
+
+    driver = "uml"
+    template_method = "debootstrap"
+    template_options = {"suite": "bookworm"}
+    boot_timeout = 120
+    stop_timeout = 60
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def creature_home(cls):
+        """One home for the class, so the Debian template and its disk image are made once, not per test."""
+        home = make_home()
+        yield home
+        cleanup_home(home)
+
+    @pytest.fixture
+    def template(self, creature_api, usable) -> str:
+        if "debootstrap" not in creature_api.bootstrappers():
+            pytest.skip("debootstrap method not registered yet")
+        name = "conf-debian"
+        if creature_api.inventory.template(name) is None:
+            creature_api.templates.build(name, self.template_method, dict(self.template_options))
+        return name
+
+    def test_debian_boots_to_its_init(self, creature_api, template):
+        api = creature_api
+        api.create({"name": "deb", "driver": "uml", "template": template, "memory": "192M"})
+        api.start("deb")
+        machine = api.machine("deb")
+        log = machine.dir / "console.log"
+        wait_until(lambda: b"Run /sbin/init as init process" in log.read_bytes(), self.boot_timeout, 0.2, "the kernel to run init")
+        # init got as far as a getty on tty1: the console answers with a Debian login prompt
+        session = ConsoleSession(api.driver("uml").console_device(machine, timeout=self.boot_timeout))
+        try:
+            session.prompt_login(self.boot_timeout)
+        finally:
+            session.close()
+        assert b"INIT: version" in log.read_bytes() or b"systemd" in log.read_bytes(), log.read_text(errors="replace")[-2000:]
+        assert not api.stop("deb", timeout=self.stop_timeout).forced
+        assert _uml_processes(machine.dir) == []
+        assert b"reboot: Restarting system" in log.read_bytes(), "sysvinit shut down (and asked UML to restart)"
+        api.destroy("deb")
+
+
+def _uml_processes(machine_dir: Path) -> list[int]:
+    """Live (non-zombie) processes of a UML whose uml_dir is inside machine_dir."""
+    needle = f"uml_dir={machine_dir}/uml".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        if needle in cmdline.split(b"\0") and stat[stat.rindex(")") + 2] != "Z":
+            found.append(int(entry))
+    return found
+
+
+def _data_contains(path: Path, needle: bytes) -> bool:
+    """Whether the data extents of a (sparse) file contain needle; holes are skipped, not read."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size, offset = os.fstat(fd).st_size, 0
+        while offset < size:
+            try:
+                start = os.lseek(fd, offset, os.SEEK_DATA)
+            except OSError:
+                return False
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            os.lseek(fd, max(0, start - len(needle)), os.SEEK_SET)
+            if needle in os.read(fd, end - max(0, start - len(needle))):
+                return True
+            offset = end
+        return False
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def uml(creature_api):
+    """An API with a busybox template, skipping (naming the reason) where UML cannot run."""
+    probe = creature_api.probe("uml")
+    if not probe.usable:
+        from creature.testing import required_drivers
+
+        if "uml" in required_drivers():
+            pytest.fail(f"uml is required here but not usable: {probe.reason}")
+        pytest.skip(f"uml is not usable here: {probe.reason}")
+    creature_api.templates.build("bb", "busybox")
+    return creature_api
+
+
+def test_two_machines_write_only_their_own_cow(uml):
+    api = uml
+    for name in ("ua", "ub"):
+        api.create({"name": name, "driver": "uml", "template": "bb", "memory": "96M"})
+    image = Path(api.machine("ua").data["image"])
+    before = _sha256(image)
+    for name in ("ua", "ub"):
+        api.start(name)
+    assert all(api.state(n).value == "running" for n in ("ua", "ub"))
+    marks = {}
+    for name in ("ua", "ub"):
+        machine = api.machine(name)
+        session = ConsoleSession(api.driver("uml").console_device(machine))
+        try:
+            session.login()
+            assert session.run("hostname") == (0, f"{name}\n")
+            marks[name] = f"creature-cow-{name}-{os.urandom(6).hex()}"
+            assert session.run(f"echo {marks[name]} > /root/mark && sync")[0] == 0
+        finally:
+            session.close()
+    # both ran at once, as separate process trees
+    assert set(_uml_processes(api.machine("ua").dir)).isdisjoint(_uml_processes(api.machine("ub").dir))
+    for name in ("ua", "ub"):
+        assert not api.stop(name, timeout=30).forced
+    cow_a, cow_b = (api.machine(n).dir / "disk.cow" for n in ("ua", "ub"))
+    assert _data_contains(cow_a, marks["ua"].encode()) and not _data_contains(cow_a, marks["ub"].encode())
+    assert _data_contains(cow_b, marks["ub"].encode()) and not _data_contains(cow_b, marks["ua"].encode())
+    assert _sha256(image) == before
+    assert oct(cow_a.stat().st_mode & 0o777) == "0o600"
+
+
+def test_killed_from_outside_is_seen_within_a_second(uml):
+    api = uml
+    api.create({"name": "uk", "driver": "uml", "template": "bb", "memory": "96M"})
+    api.start("uk")
+    machine = api.machine("uk")
+    pgid = json.loads((machine.dir / "run.json").read_text())["pgid"]
+    assert len(_uml_processes(machine.dir)) >= 2, "UML runs helper processes beside its main one"
+    os.killpg(pgid, signal.SIGKILL)
+    started = time.monotonic()
+    wait_until(lambda: api.state("uk").value == "stopped", 1.0, 0.05, "state to become stopped")
+    assert time.monotonic() - started < 1.0
+    wait_until(lambda: _uml_processes(machine.dir) == [], 5, 0.05, "the killed UML's processes to go")
+    # a stale umid folder from the killed run does not keep the machine from starting again
+    api.start("uk")
+    assert api.state("uk").value == "running"
+
+
+@pytest.mark.parametrize("how", ["stop", "kill", "destroy"])
+def test_no_stray_processes(uml, how):
+    api = uml
+    api.create({"name": "us", "driver": "uml", "template": "bb", "memory": "96M"})
+    api.start("us")
+    machine = api.machine("us")
+    assert _uml_processes(machine.dir)
+    if how == "stop":
+        assert not api.stop("us", timeout=30).forced
+    elif how == "kill":
+        api.kill("us")
+    else:
+        api.destroy("us", force=True)
+    assert _uml_processes(machine.dir) == []
+
+
+def test_stop_forces_a_guest_that_ignores_shutdown(uml):
+    api = uml
+    api.create({"name": "uf", "driver": "uml", "template": "bb", "memory": "96M"})
+    api.start("uf")
+    machine = api.machine("uf")
+    # timeout 0 skips the request: the guest is ended at once and the result says so
+    result = api.stop("uf", timeout=0)
+    assert result.forced and api.state("uf").value == "stopped"
+    assert _uml_processes(machine.dir) == []
+
+
+def test_plan_is_what_runs(uml):
+    api = uml
+    api.create({"name": "up", "driver": "uml", "template": "bb", "memory": "96M"})
+    machine = api.machine("up")
+    driver = api.driver("uml")
+    (start,) = driver.plan(machine, "start")
+    assert driver.plan(machine, "stop") == [] and driver.plan(machine, "kill") == []
+    assert start[0].endswith("/env") and start[1].startswith("TMPDIR=") and start[2].endswith("/linux.uml")
+    assert f"ubd0={machine.dir}/disk.cow,{machine.data['image']}" in start
+    assert "umid=up" in start and f"uml_dir={machine.dir}/uml" in start and "mem=96M" in start
+    api.start("up")
+    pgid = json.loads((machine.dir / "run.json").read_text())["pgid"]
+    # env execs linux.uml with the rest of the planned argv: the running command line is exactly that
+    assert Path(f"/proc/{pgid}/cmdline").read_bytes().split(b"\0")[:-1] == [a.encode() for a in start[2:]]
+    stop = driver.plan(machine, "stop")
+    assert stop[0][-2:] == [f"{machine.dir}/uml/up/mconsole", "cad"]
+    assert stop[1][-2:] == ["--", f"-{pgid}"] and driver.plan(machine, "kill") == [stop[1]]
+    with pytest.raises(Exception, match="unknown action"):
+        driver.plan(machine, "explode")
+
+
+def test_files_are_private(uml):
+    api = uml
+    api.create({"name": "uv", "driver": "uml", "template": "bb", "memory": "96M"})
+    api.start("uv")
+    machine = api.machine("uv")
+    for rel in ("disk.cow", "console.log", "run.json"):
+        assert oct((machine.dir / rel).stat().st_mode & 0o777) == "0o600", rel
+    for rel in ("uml", "uml/uv"):
+        assert oct((machine.dir / rel).stat().st_mode & 0o777) == "0o700", rel
+    assert (machine.dir / "uml/uv/mconsole").stat().st_mode & 0o077 == 0, "the control socket is not world-readable"
+
+
+def test_console_command_reaches_the_guest(uml, creature_cli):
+    api = uml
+    api.create({"name": "uc", "driver": "uml", "template": "bb", "memory": "96M"})
+    api.start("uc")
+
+    def prompt():
+        result = creature_cli("console", "uc", input="\r", timeout=60)
+        return result.code == 0 and "login:" in result.out and result
+    result = wait_until(prompt, 30, 0.5, "a login prompt through `creature console`")
+    assert "Ctrl-]" in result.err
+
+
+def test_probe_rejects_a_noexec_tmpdir(creature_home):
+    from creature_uml.tmpdir import allows_exec_mapping
+
+    for options, refused in (("noexec", True), ("exec", False)):
+        folder = creature_home / options
+        folder.mkdir()
+        run(["mount", "-t", "tmpfs", "-o", f"{options},size=1m", "tmpfs", str(folder)])
+        try:
+            why = allows_exec_mapping(str(folder))
+        finally:
+            run(["umount", str(folder)])
+        assert ("refuses executable mappings" in why) if refused else why == ""
+
+
+def test_long_names_that_overflow_the_socket_path_are_refused(uml):
+    from creature.errors import CreatureError
+
+    long = "n" * 63
+    with pytest.raises(CreatureError, match="unix limit"):
+        uml.create({"name": long, "driver": "uml", "template": "bb"})
+    assert uml.inventory.machine(long) is None
+
+
+def test_dry_runs_change_nothing_and_show_the_commands(uml, creature_cli):
+    from creature.testing import snapshot
+
+    home = creature_cli.home
+    before = snapshot(home)
+    out = creature_cli.ok("create", "ud", "--driver", "uml", "--template", "bb", "--memory", "96M", "--dry-run").out
+    assert snapshot(home) == before
+    assert not (home / "templates/bb/disk.ext4").exists(), "a dry run does not make the template's disk image"
+    assert f"ubd0={home}/machines/ud/disk.cow,{home}/templates/bb/disk.ext4" in out and "mem=96M" in out
+    creature_cli.ok("create", "ud", "--driver", "uml", "--template", "bb", "--memory", "96M")
+    lines = creature_cli.ok("start", "ud", "--dry-run").out.splitlines()
+    assert lines[0] == "# dry run: start ud" and "/linux.uml umid=ud " in lines[1]
+    assert creature_cli.ok("show", "ud", "--format", "json").json()["state"] == "stopped"
+    creature_cli.ok("start", "ud")
+    assert f"{home}/machines/ud/uml/ud/mconsole cad" in creature_cli.ok("stop", "ud", "--dry-run").out
+    assert "kill -s KILL -- -" in creature_cli.ok("kill", "ud", "--dry-run").out
+    assert creature_cli.ok("show", "ud", "--format", "json").json()["state"] == "running"
