@@ -1,0 +1,1 @@
+"""creature-qemu: the `qemu` (TCG) and `kvm` drivers."""

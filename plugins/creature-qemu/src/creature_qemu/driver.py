@@ -1,0 +1,287 @@
+"""The qemu (TCG) and kvm drivers: qcow2 clones, detached QEMU with QMP and a logged serial console."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
+from creature.errors import CreatureError
+from creature.home import write_private
+from creature.host import HostFacts
+from creature.model import Machine, State, Template
+from creature.procs import ProcessRecord, run, which
+from creature.templates import disk_image
+
+from creature_qemu import qmp
+from creature_qemu.command import QEMU, Boot, Paths, kernel_append, nic_args, qemu_argv
+
+QMP_STATES = {
+    "running": State.RUNNING,
+    "paused": State.PAUSED, "suspended": State.PAUSED, "prelaunch": State.PAUSED, "inmigrate": State.PAUSED,
+    "postmigrate": State.PAUSED, "finish-migrate": State.PAUSED, "save-vm": State.PAUSED, "restore-vm": State.PAUSED,
+    "debug": State.PAUSED, "colo": State.PAUSED, "watchdog": State.PAUSED,
+    "internal-error": State.CRASHED, "io-error": State.CRASHED, "guest-panicked": State.CRASHED,
+    "shutdown": State.STOPPED,
+}
+
+
+PRESS_INTERVAL = 1.0
+
+
+@contextmanager
+def _private_umask():
+    """QEMU creates its sockets, pid file and console log with our umask: keep them owner-only."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def guest_settings(template: Template) -> dict:
+    """What the boot needs to know about the template's guest (its init, and how it powers off)."""
+    meta = template.meta
+    guest = {"init": meta.get("init", "/sbin/init")}
+    init_system = meta.get("init_system") or ("busybox" if meta.get("os") == "busybox" else None)
+    if init_system in ("busybox", "sysvinit") and meta.get("halt_signal"):
+        # these inits ignore the ACPI power button: the initramfs's acpid sends them their halt signal
+        guest["acpi_signal"] = str(meta["halt_signal"]).removeprefix("SIG")
+    return guest
+
+
+def seed_of(machine: Machine) -> Path | None:
+    """The cloud-init NoCloud seed the core made for the machine, attached as a CD-ROM."""
+    seed = machine.data.get("cloud_init_seed") or machine.data.get("seed")
+    return Path(seed) if seed else None
+
+
+def _template_file(template: Template, key: str) -> str | None:
+    value = template.meta.get(key)
+    if not value:
+        return None
+    path = Path(value)
+    return str(path if path.is_absolute() else template.rootfs / path)
+
+
+class QemuDriver(Driver):
+    """Virtual machines under QEMU's software emulation (TCG): runs wherever qemu-system-x86_64 is installed."""
+
+    name = "qemu"
+    priority = 10
+    mac_prefix = "52:54:00"
+    capabilities = Capabilities(console=True, exec=False, graceful_stop=True, autostart=True, cow_clone=True, vm=True)
+    description = "QEMU virtual machines, software emulation (TCG)"
+    accel = "tcg"
+
+    # probing
+    def _tool_checks(self) -> list[Check]:
+        checks = []
+        qemu, img = which(QEMU), which("qemu-img")
+        # no `qemu --version` here: every start probes, and spawning QEMU costs more than the rest of the start
+        checks.append(Check(name="qemu", ok=qemu is not None,
+                            reason=f"{qemu} found" if qemu else f"{QEMU} not found (install the Debian package qemu-system-x86)"))
+        checks.append(Check(name="qemu-img", ok=img is not None,
+                            reason=f"{img} found" if img else "qemu-img not found (install the Debian package qemu-utils)"))
+        from creature_qemu.kernel import installed_kernel
+
+        try:
+            kernel = installed_kernel()
+            checks.append(Check(name="kernel", ok=True, reason=f"guest kernel {kernel.version} ({kernel.bzimage}) with its modules"))
+        except CreatureError as exc:
+            checks.append(Check(name="kernel", ok=False, reason=str(exc)))
+        busybox = which("busybox")
+        checks.append(Check(name="initramfs", ok=busybox is not None,
+                            reason="busybox found for the guest initramfs" if busybox
+                            else "busybox not found (install the Debian package busybox-static) for the guest initramfs"))
+        return checks
+
+    def probe(self, host: HostFacts) -> Probe:
+        return Probe.of(self.name, self._tool_checks())
+
+    # files
+    def create(self, machine: Machine, template: Template, staging: Path) -> dict:
+        for index, nic in enumerate(machine.spec.nics):
+            nic_args(machine, index, nic)  # refuse what cannot start before any file is made
+        img = which("qemu-img")
+        if img is None:
+            raise CreatureError("qemu-img not found (install the Debian package qemu-utils)")
+        if self.dry_run:
+            # --dry-run makes nothing outside staging: the template's disk image may not exist yet
+            image = template.path / "disk.ext4"
+        else:
+            image = disk_image(self.home, template)
+        if image.exists():
+            with _private_umask():
+                run([img, "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(image), str(staging / "disk.qcow2")], timeout=60)
+        data = {"clone": "qcow2", "backing": str(image), "boot": "kernel", "guest": guest_settings(template)}
+        kernel, initrd = _template_file(template, "kernel"), _template_file(template, "initrd")
+        if kernel and initrd:
+            # the template's own kernel matches the modules inside its disk
+            data.update(boot="template", kernel=kernel, initrd=initrd)
+        return data
+
+    def boot(self, machine: Machine, build: bool = True) -> Boot:
+        """Direct kernel boot of the host's Debian kernel (PVH vmlinux) and creature's initramfs, or the disk's loader."""
+        method = machine.data.get("boot", "kernel")
+        if method == "disk":
+            return Boot()
+        guest = machine.data.get("guest", {})
+        if method == "template":
+            # its own initrd finds the root disk; our initramfs's acpid is not there
+            guest = {k: v for k, v in guest.items() if k != "acpi_signal"}
+            append = kernel_append(machine, guest, seed=False)
+            return Boot(kernel=Path(machine.data["kernel"]), initrd=Path(machine.data["initrd"]), append=append)
+        from creature_qemu.initramfs import cached_initramfs
+        from creature_qemu.kernel import cached_vmlinux, installed_kernel
+
+        kernel = installed_kernel()
+        append = kernel_append(machine, guest, seed=seed_of(machine) is not None)
+        return Boot(kernel=cached_vmlinux(kernel, build), initrd=cached_initramfs(kernel, build), append=append)
+
+    def argv(self, machine: Machine, build: bool = True) -> list[str]:
+        """The exact command `start` runs (build=False: without filling the kernel cache first)."""
+        qemu = which(QEMU)
+        if qemu is None:
+            raise CreatureError(f"{QEMU} not found (install the Debian package qemu-system-x86)")
+        return qemu_argv(qemu, machine, self.accel, self.boot(machine, build), seed_of(machine))
+
+    def plan(self, machine: Machine, action: str) -> list[list[str]]:
+        paths = Paths(machine.dir)
+        monitor = [sys.executable, "-m", "creature_qemu.qmp", str(paths.qmp)]
+        if action == "start":
+            return [self.argv(machine, build=False)]
+        if action == "stop":
+            return [[*monitor, "system_powerdown"], [*monitor, "quit"]]  # quit only after the timeout
+        if action == "kill":
+            record = self._record(machine)
+            return [["kill", "-KILL", str(record.pid)]] if record is not None and record.alive() else []
+        if action == "destroy":
+            return []
+        raise CreatureError(f"the {self.name} driver has no plan for {action!r}")
+
+    # liveness: the QEMU process pinned by pid, start time and command line; QMP for the guest's state
+    def _record(self, machine: Machine) -> ProcessRecord | None:
+        try:
+            return ProcessRecord.from_dict(json.loads(Paths(machine.dir).record.read_text()).get("qemu"))
+        except (OSError, ValueError):
+            return None
+
+    def _panicked(self, machine: Machine) -> bool:
+        """Did the guest kernel panic? (pvpanic made QEMU exit; the console log's tail says why.)"""
+        try:
+            with open(Paths(machine.dir).console_log, "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 16384))
+                return b"Kernel panic - not syncing" in log.read()
+        except OSError:
+            return False
+
+    def state(self, machine: Machine) -> State:
+        record = self._record(machine)
+        if record is None:
+            return State.STOPPED
+        if not record.alive():
+            # run.json outlives only a QEMU that ended without stop or kill: a crash, or an outside kill
+            return State.CRASHED if self._panicked(machine) else State.STOPPED
+        try:
+            status = qmp.execute(Paths(machine.dir).qmp, "query-status", timeout=2)
+        except qmp.QmpError:
+            return State.RUNNING  # the process lives; its monitor is busy with another client
+        return QMP_STATES.get(status.get("status", ""), State.UNKNOWN) if isinstance(status, dict) else State.UNKNOWN
+
+    def start(self, machine: Machine) -> None:
+        paths = Paths(machine.dir)
+        argv = self.argv(machine)
+        for stale in (paths.pidfile, paths.qmp, paths.console, paths.record):
+            stale.unlink(missing_ok=True)
+        # QEMU daemonizes with umask 027 and keeps an existing file's mode: make the log owner-only first
+        write_private(paths.console_log, "")
+        with _private_umask():
+            run(argv, timeout=120)
+        record = None
+        try:
+            record = ProcessRecord.of(int(paths.pidfile.read_text().strip()))
+        except (OSError, ValueError):
+            pass
+        if record is None:
+            raise CreatureError(f"{QEMU} returned but machine {machine.name!r} is not running (see {paths.console_log})")
+        write_private(paths.record, json.dumps({"qemu": record.to_dict()}))
+        for sock in (paths.qmp, paths.console):
+            if sock.exists():
+                os.chmod(sock, 0o600)
+
+    def _wait_gone(self, record: ProcessRecord | None, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while record is not None and record.alive():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def _forget(self, machine: Machine) -> None:
+        paths = Paths(machine.dir)
+        for path in (paths.record, paths.pidfile, paths.qmp, paths.console):
+            path.unlink(missing_ok=True)
+
+    def _power_button(self, record: ProcessRecord | None, sock: Path, timeout: float) -> bool:
+        """Press the ACPI power button until QEMU exits or timeout passes; True if it exited."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                # pressed again each second: a guest still booting has nobody listening to the first press yet
+                qmp.execute(sock, "system_powerdown", timeout=2)
+            except qmp.QmpError:
+                pass  # the monitor closes while QEMU exits
+            if self._wait_gone(record, min(PRESS_INTERVAL, max(0.0, deadline - time.monotonic()))):
+                return True
+        return self._wait_gone(record, 0)
+
+    def stop(self, machine: Machine, timeout: float) -> StopResult:
+        record = self._record(machine)
+        sock = Paths(machine.dir).qmp
+        if timeout > 0 and self._power_button(record, sock, timeout):
+            self._forget(machine)
+            return StopResult(forced=False)
+        try:
+            qmp.execute(sock, "quit")
+        except qmp.QmpError:
+            pass
+        if not self._wait_gone(record, 10):
+            self.kill(machine)
+        self._forget(machine)
+        return StopResult(forced=True)
+
+    def kill(self, machine: Machine) -> None:
+        record = self._record(machine)
+        if record is not None and record.alive():
+            try:
+                os.kill(record.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            if not self._wait_gone(record, 30):
+                raise CreatureError(f"QEMU of {machine.name!r} (pid {record.pid}) did not exit after SIGKILL")
+        self._forget(machine)
+
+    def console(self, machine: Machine) -> int:
+        from creature_qemu.console import attach
+
+        return attach(Paths(machine.dir).console, machine.name)
+
+
+class KvmDriver(QemuDriver):
+    """Virtual machines under QEMU with KVM hardware acceleration, where a test vCPU really runs."""
+
+    name = "kvm"
+    priority = 70
+    description = "QEMU virtual machines with KVM acceleration"
+    accel = "kvm"
+
+    def probe(self, host: HostFacts) -> Probe:
+        from creature_qemu.kvm_check import kvm_checks
+
+        return Probe.of(self.name, self._tool_checks() + kvm_checks(host))
