@@ -6,6 +6,9 @@ PLUGINS := $(sort $(wildcard plugins/creature-*))
 # Hypervisors and the tools the drivers and their tests use, all from Debian.
 APT_PACKAGES := lxc busybox-static iproute2 e2fsprogs python3-venv python3-dev debootstrap xorriso genisoimage openssl libxenmisc4.17 qemu-utils qemu-system-x86 linux-image-amd64 systemd cpio kmod user-mode-linux uml-utilities procps libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc libvirt-clients libvirt-dev pkg-config iptables dnsmasq-base
 STAMP := $(VENV)/.installed
+# Wheels we build ourselves, kept across runs like the other version-keyed downloads.
+WHEELS := /var/cache/creature/wheels
+PIP = $(VENV)/bin/pip --retries 2 --timeout 20 --find-links $(WHEELS)
 # Drivers that must run on these machines: their conformance tests fail instead of skipping.
 REQUIRE_DRIVERS ?= lxc,qemu,uml,libvirt-qemu,libvirt-lxc
 
@@ -22,8 +25,11 @@ apt:
 
 $(STAMP): pyproject.toml core/pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip setuptools wheel
-	$(VENV)/bin/pip install -q -e ./core $(addprefix -e ./,$(PLUGINS)) pytest ruff
+	mkdir -p $(WHEELS)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	@# the one compiled dependency (against libvirt-dev) is built once and kept, keyed by its version
+	$(PIP) wheel -q -w $(WHEELS) libvirt-python
+	$(PIP) install -q -e ./core $(addprefix -e ./,$(PLUGINS)) pytest ruff
 	touch $@
 
 demo: install
