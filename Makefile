@@ -8,7 +8,7 @@ APT_PACKAGES := lxc busybox-static iproute2 e2fsprogs python3-venv python3-dev d
 STAMP := $(VENV)/.installed
 # Wheels we build ourselves, kept across runs like the other version-keyed downloads.
 WHEELS := /var/cache/creature/wheels
-PIP = $(VENV)/bin/pip --retries 2 --timeout 20 --find-links $(WHEELS)
+PIP = $(VENV)/bin/pip --retries 2 --timeout 20
 # Drivers that must run on these machines: their conformance tests fail instead of skipping.
 REQUIRE_DRIVERS ?= lxc,qemu,uml,libvirt-qemu,libvirt-lxc
 
@@ -26,10 +26,10 @@ apt:
 $(STAMP): pyproject.toml core/pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(PY) -m venv $(VENV)
 	mkdir -p $(WHEELS)
-	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP) install -q --find-links $(WHEELS) --upgrade pip setuptools wheel
 	@# the one compiled dependency (against libvirt-dev) is built once and kept, keyed by its version
-	$(PIP) wheel -q -w $(WHEELS) libvirt-python
-	$(PIP) install -q -e ./core $(addprefix -e ./,$(PLUGINS)) pytest ruff
+	$(PIP) wheel -q --find-links $(WHEELS) -w $(WHEELS) libvirt-python
+	$(PIP) install -q --find-links $(WHEELS) -e ./core $(addprefix -e ./,$(PLUGINS)) pytest ruff
 	touch $@
 
 demo: install
