@@ -1,4 +1,4 @@
-"""The core's own hook implementations: the busybox bootstrap method."""
+"""The core's own hook implementations: the busybox, debootstrap and tarball bootstrap methods."""
 
 from __future__ import annotations
 
@@ -39,6 +39,21 @@ for script in /etc/rc.d/S*; do [ -x "$script" ] && "$script" start; done
 echo "creature: $(hostname) is up"
 """
 
+# busybox udhcpc only obtains a lease: this script (its Debian default path) puts it on the interface
+UDHCPC_SCRIPT = """\
+#!/bin/sh
+# creature: apply what udhcpc was given ($1 is deconfig, bound, renew, leasefail or nak)
+case "$1" in
+  deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    [ "$1" = bound ] && ip -4 addr flush dev "$interface"
+    ip addr replace "$ip/${mask:-24}" broadcast "${broadcast:-+}" dev "$interface"
+    [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+    if [ -n "$dns" ]; then for s in $dns; do echo "nameserver $s"; done > /etc/resolv.conf; fi ;;
+esac
+exit 0
+"""
+
 
 def is_static_elf(path: Path) -> bool:
     """True if path is an ELF executable without a program interpreter (runs in an empty rootfs)."""
@@ -70,7 +85,7 @@ class BusyboxBootstrapper(Bootstrapper):
         if not is_static_elf(Path(busybox)):
             raise CreatureError(f"{busybox} is dynamically linked; install the busybox-static package")
         for d, mode in (("bin", 0o755), ("sbin", 0o755), ("usr/bin", 0o755), ("usr/sbin", 0o755), ("etc/init.d", 0o755),
-                        ("etc/network", 0o755), ("etc/rc.d", 0o755), ("proc", 0o555), ("sys", 0o555), ("dev", 0o755),
+                        ("etc/network", 0o755), ("etc/udhcpc", 0o755), ("etc/rc.d", 0o755), ("proc", 0o555), ("sys", 0o555), ("dev", 0o755),
                         ("run", 0o755), ("root", 0o700), ("tmp", 0o1777), ("var/log", 0o755), ("mnt", 0o755)):
             (rootfs / d).mkdir(parents=True, exist_ok=True)
             os.chmod(rootfs / d, mode)
@@ -87,6 +102,7 @@ class BusyboxBootstrapper(Bootstrapper):
         files = {
             "etc/inittab": (INITTAB, 0o644),
             "etc/init.d/rcS": (RCS, 0o755),
+            "etc/udhcpc/default.script": (UDHCPC_SCRIPT, 0o755),
             "etc/passwd": ("root::0:0:root:/root:/bin/sh\n", 0o644),
             "etc/group": ("root:x:0:\n", 0o644),
             "etc/hostname": ("busybox\n", 0o644),
@@ -103,4 +119,9 @@ class BusyboxBootstrapper(Bootstrapper):
 
 @hookimpl
 def creature_register_bootstrappers(register):
+    from creature.debootstrap import DebootstrapBootstrapper
+    from creature.rootfs_tarball import TarballBootstrapper
+
     register(BusyboxBootstrapper)
+    register(DebootstrapBootstrapper)
+    register(TarballBootstrapper)

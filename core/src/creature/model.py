@@ -70,7 +70,7 @@ class State(str, Enum):
 class Nic(BaseModel):
     """One network interface of a machine."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     network: str | None = None
     mac: str | None = None
@@ -92,7 +92,7 @@ class Nic(BaseModel):
 class MachineSpec(BaseModel):
     """What the operator asked for: the durable definition of a machine."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str
     driver: str | None = None
@@ -131,6 +131,8 @@ class MachineSpec(BaseModel):
 class Template(BaseModel):
     """A root filesystem built once, from which machines are cloned."""
 
+    model_config = ConfigDict(defer_build=True)
+
     name: str
     method: str
     path: Path
@@ -147,9 +149,13 @@ class Template(BaseModel):
 class Machine(BaseModel):
     """A machine as the inventory holds it: its spec, its folder and its driver's own data."""
 
+    model_config = ConfigDict(defer_build=True)
+
     spec: MachineSpec
     dir: Path
     data: dict[str, Any] = Field(default_factory=dict)
+    # create-time SSH keys and root password hash (creature.guest.Access): handed to the driver, never stored
+    access: Any = Field(default=None, exclude=True, repr=False)
     created: float = Field(default_factory=time.time)
 
     @property
@@ -165,6 +171,8 @@ class Machine(BaseModel):
 class Address(BaseModel):
     """One address of a machine and where creature learned it."""
 
+    model_config = ConfigDict(defer_build=True)
+
     mac: str | None = None
     ip: str
     source: str
@@ -172,6 +180,8 @@ class Address(BaseModel):
 
 class MachineInfo(BaseModel):
     """What `creature list` and `show` report about one machine."""
+
+    model_config = ConfigDict(defer_build=True)
 
     name: str
     driver: str
@@ -183,7 +193,22 @@ class MachineInfo(BaseModel):
     macs: list[str] = Field(default_factory=list)
     ips: list[str] = Field(default_factory=list)
     addresses: list[Address] = Field(default_factory=list)
+    nics: list[Nic] = Field(default_factory=list)
     clone: str | None = None
     dir: str = ""
     created: float = 0
     note: str | None = None
+
+
+class Network(BaseModel):
+    """A creature network: a bridge creature makes (with a dnsmasq unless dhcp is off), or an external one."""
+
+    name: str
+    bridge: str
+    subnet: str | None = None
+    gateway: str | None = None
+    dhcp_start: str | None = None
+    dhcp_end: str | None = None
+    dhcp: bool = True
+    external: bool = False
+    created: float = Field(default_factory=time.time)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,9 +20,15 @@ def run(
     input: str | None = None,
     capture: bool = True,
     env: dict[str, str] | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run argv without a shell; a failure raises CommandFailed with the command's stderr."""
+    """Run argv without a shell; a failure raises CommandFailed with the command's stderr.
+
+    on_line, when given, is called with each line of output as it comes (for progress displays).
+    """
     argv = [str(a) for a in argv]
+    if on_line is not None:
+        return _run_streaming(argv, check=check, timeout=timeout, env=env, on_line=on_line)
     try:
         proc = subprocess.run(
             argv,
@@ -39,6 +46,37 @@ def run(
     if check and proc.returncode != 0:
         raise CommandFailed(argv, proc.returncode, proc.stderr or proc.stdout or "")
     return proc
+
+
+def _run_streaming(argv: list[str], *, check: bool, timeout: float | None, env: dict[str, str] | None,
+                   on_line: Callable[[str], None]) -> subprocess.CompletedProcess:
+    # stderr is merged into stdout so progress sees every line in order; a failure reports the tail
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, env=env, errors="replace")
+    except FileNotFoundError:
+        raise CreatureError(f"{argv[0]} is not installed (not found on PATH)") from None
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            del lines[:-200]
+            on_line(line.rstrip("\n"))
+            if deadline is not None and time.monotonic() > deadline:
+                raise CreatureError(f"{argv[0]} did not finish within {timeout:g} s")
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = "".join(lines)
+    if check and proc.returncode != 0:
+        raise CommandFailed(argv, proc.returncode, output)
+    return subprocess.CompletedProcess(argv, proc.returncode, output, output)
 
 
 def which(program: str) -> str | None:

@@ -79,12 +79,31 @@ def disk_image(home: Home, template: Template) -> Path:
             with open(partial, "wb") as f:
                 f.truncate(size_mib * 1024 * 1024)
             os.chmod(partial, 0o600)
-            run([mkfs, "-q", "-F", "-L", "root", "-E", "root_owner=0:0", "-d", str(template.rootfs), str(partial)], timeout=600)
+            from creature.progress import progress
+
+            with progress(f"making the disk image of template {template.name} ({size_mib} MiB)") as p:
+                run([mkfs, "-F", "-L", "root", "-E", "root_owner=0:0", "-d", str(template.rootfs), str(partial)],
+                    timeout=600, on_line=p.update)
             os.rename(partial, image)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
     return image
+
+
+def boot_files(template: Template) -> tuple[Path, Path | None, str]:
+    """Kernel and initrd for direct boot: the template's own (meta kernel/initrd), else the host's newest in /boot."""
+    kernel = template.meta.get("kernel")
+    if kernel and Path(kernel).is_file():
+        initrd = template.meta.get("initrd")
+        return Path(kernel), Path(initrd) if initrd and Path(initrd).is_file() else None, "template"
+    from creature.osinfo import version_order
+
+    kernels = sorted(Path("/boot").glob("vmlinuz-*"), key=version_order)
+    if not kernels:
+        raise CreatureError(f"template {template.name!r} has no kernel (add linux-image-amd64 to --include) and /boot has none")
+    initrd = kernels[-1].with_name("initrd.img-" + kernels[-1].name.removeprefix("vmlinuz-"))
+    return kernels[-1], initrd if initrd.is_file() else None, "host"
 
 
 class TemplateStore:
@@ -127,6 +146,9 @@ class TemplateStore:
                 meta = bootstrapper.build(rootfs, options)
                 size = tree_size(staging)
                 os.rename(staging, final)
+                for key in ("kernel", "initrd"):  # methods name them inside rootfs; VM drivers want host paths
+                    if isinstance(meta.get(key), str) and not meta[key].startswith("/"):
+                        meta[key] = str(final / "rootfs" / meta[key])
             except BaseException:
                 remove_tree(staging)
                 raise

@@ -1,0 +1,235 @@
+"""The debootstrap method: Debian root filesystems that boot, cached as tarballs keyed by what they contain.
+
+Two cache levels live in the shared cache (version-keyed, shared by every home): debootstrap's own
+package tarball (--make-tarball, so a rebuild needs no network) and the unpacked root filesystem as a
+tar file, so a second template with the same key costs one extraction instead of a package install.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from creature.errors import CreatureError, InputError
+from creature.home import shared_cache
+from creature.osinfo import describe
+from creature.procs import run, which
+from creature.progress import progress
+from creature.templates import Bootstrapper, remove_tree
+
+SCRIPTS = Path("/usr/share/debootstrap/scripts")
+VARIANTS = ("minbase", "buildd", "fakechroot", "default")
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+# what a guest needs to boot on its own and take a DHCP lease; minbase has none of it
+BOOT_PACKAGES = ("ifupdown", "isc-dhcp-client", "procps", "iproute2")
+# sysvinit by default: systemd as a container's init wants a cgroup2 it can own, and these hosts
+# mount cgroup v1 controllers with an empty cgroup2 (see README); --include systemd-sysv opts in
+DEFAULT_INIT = "sysvinit-core"
+INIT_PACKAGES = ("sysvinit-core", "systemd-sysv", "runit-init", "openrc")
+PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+ARCH_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+OPTIONS = ("suite", "variant", "include", "mirror", "arch")
+TIMEOUT = 3600
+
+
+def _sources(apt: Path) -> list[tuple[list[str], list[str]]]:
+    """(URIs, suites) of every enabled `deb` entry in apt's sources (apt: the /etc/apt folder), in file order."""
+    entries = []
+    listing = apt / "sources.list"
+    folder = apt / "sources.list.d"
+    files = [listing] if listing.is_file() else []
+    files += sorted(folder.glob("*.list")) + sorted(folder.glob("*.sources")) if folder.is_dir() else []
+    for path in files:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        if path.suffix == ".sources":
+            for paragraph in re.split(r"\n\s*\n", text):
+                fields: dict[str, str] = {}
+                for line in paragraph.splitlines():
+                    if line.startswith("#") or ":" not in line or line[:1].isspace():
+                        continue
+                    key, _, value = line.partition(":")
+                    fields[key.strip().lower()] = value.strip()
+                if "deb" in fields.get("types", "").split() and fields.get("enabled", "yes").lower() != "no":
+                    entries.append((fields.get("uris", "").split(), fields.get("suites", "").split()))
+        else:
+            for line in text.splitlines():
+                words = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()
+                if len(words) >= 3 and words[0] == "deb":
+                    entries.append(([words[1]], [words[2]]))
+    return [(uris, suites) for uris, suites in entries if uris]
+
+
+def host_mirror(suite: str, apt: Path = Path("/etc/apt")) -> str:
+    """The mirror apt on this host uses: one that carries suite, else its main (non-security) archive."""
+    entries = _sources(apt)
+    for uris, suites in entries:
+        if suite in suites:
+            return uris[0]
+    for uris, suites in entries:
+        if not any(s.endswith(("-security", "/updates")) for s in suites):
+            return uris[0]
+    return DEFAULT_MIRROR
+
+
+def packages(include: list[str]) -> list[str]:
+    """The extra packages a build installs: the boot set plus an init, unless include names its own."""
+    chosen = set(include)
+    if not chosen & set(INIT_PACKAGES):
+        chosen.add(DEFAULT_INIT)
+    chosen.update(BOOT_PACKAGES)
+    return sorted(chosen)
+
+
+def cache_key(suite: str, variant: str, arch: str, pkgs: list[str]) -> str:
+    """The cache name of a build: suite, variant, architecture and a digest of the package set."""
+    digest = hashlib.sha256(",".join(sorted(pkgs)).encode()).hexdigest()[:16]
+    return f"{suite}-{variant}-{arch}-{digest}"
+
+
+@contextmanager
+def _cache_lock(path: Path):
+    # one build at a time fills the cache, across homes and processes (builds are rare); released if we die
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _tar(*args: str, on_line=None) -> None:
+    tar = which("tar")
+    if tar is None:
+        raise CreatureError("tar is not installed (Debian package tar)")
+    run([tar, "--numeric-owner", "--xattrs", "--xattrs-include=*", *args], timeout=TIMEOUT, on_line=on_line)
+
+
+class DebootstrapBootstrapper(Bootstrapper):
+    """Debian (or a derivative) from a mirror with debootstrap, bootable as a container or VM guest."""
+
+    name = "debootstrap"
+    description = "debootstrap a Debian suite (options: suite, variant, include, mirror, arch); cached by key"
+
+    def validate(self, options: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise InputError(f"method 'debootstrap' does not take {', '.join(unknown)} (it takes {', '.join(OPTIONS)})")
+        suite = options.get("suite")
+        if not suite:
+            raise InputError("method 'debootstrap' needs a suite: --suite bookworm")
+        if not SCRIPTS.is_dir():
+            raise CreatureError("debootstrap is not installed (Debian package debootstrap)")
+        if "/" in suite or not (SCRIPTS / suite).is_file():
+            raise InputError(f"unknown suite {suite!r}: debootstrap has no script for it (see {SCRIPTS})")
+        variant = options.get("variant") or "minbase"
+        if variant not in VARIANTS:
+            raise InputError(f"unknown variant {variant!r} (known: {', '.join(VARIANTS)})")
+        include = options.get("include") or []
+        if isinstance(include, str):
+            include = [p.strip() for p in include.split(",") if p.strip()]
+        bad = [p for p in include if not isinstance(p, str) or not PACKAGE_RE.match(p)]
+        if bad:
+            raise InputError(f"invalid package name {bad[0]!r} in --include")
+        mirror = options.get("mirror") or host_mirror(suite)
+        if not re.match(r"^(https?|file)://\S+$", mirror):
+            raise InputError(f"invalid mirror {mirror!r}: give an http://, https:// or file:// URL")
+        arch = options.get("arch") or run(["dpkg", "--print-architecture"]).stdout.strip()
+        if not ARCH_RE.match(arch):
+            raise InputError(f"invalid architecture {arch!r}")
+        return {"suite": suite, "variant": variant, "include": sorted(set(include)), "mirror": mirror.rstrip("/"),
+                "arch": arch}
+
+    def _argv(self, options: dict[str, Any], pkgs: list[str], *extra: str) -> list[str]:
+        debootstrap = which("debootstrap")
+        if debootstrap is None:
+            raise CreatureError("debootstrap is not installed (Debian package debootstrap)")
+        argv = [debootstrap, f"--arch={options['arch']}", f"--include={','.join(pkgs)}"]
+        if options["variant"] != "default":
+            argv.append(f"--variant={options['variant']}")
+        return argv + list(extra)
+
+    def build(self, rootfs: Path, options: dict[str, Any]) -> dict[str, Any]:
+        pkgs = packages(options["include"])
+        key = cache_key(options["suite"], options["variant"], options["arch"], pkgs)
+        cache = shared_cache() / "debootstrap"
+        cache.mkdir(mode=0o700, exist_ok=True)
+        debs, tree = cache / f"{key}.debs.tgz", cache / f"{key}.rootfs.tar"
+        suite, mirror = options["suite"], options["mirror"]
+        hit = "rootfs"
+        with _cache_lock(cache / "builds.lock"):
+            for leftover in cache.glob(".*"):
+                remove_tree(leftover)  # partial files of a killed build: with the lock held, nobody else is writing
+            if not tree.exists():
+                hit = "packages" if debs.exists() else "none"
+                if not debs.exists():
+                    work = cache / f".{key}.work.{os.getpid()}"
+                    partial = cache / f".{key}.debs.{os.getpid()}.tgz"
+                    try:
+                        with progress(f"debootstrap {suite}: downloading") as p:
+                            run(self._argv(options, pkgs, f"--make-tarball={partial}", suite, str(work), mirror),
+                                timeout=TIMEOUT, on_line=p.update)
+                        os.chmod(partial, 0o600)
+                        os.rename(partial, debs)
+                    finally:
+                        partial.unlink(missing_ok=True)
+                        remove_tree(work)
+                with progress(f"debootstrap {suite}: installing") as p:
+                    run(self._argv(options, pkgs, f"--unpack-tarball={debs}", suite, str(rootfs), mirror),
+                        timeout=TIMEOUT, on_line=p.update)
+                partial = cache / f".{key}.rootfs.{os.getpid()}.tar"
+                try:
+                    with progress(f"debootstrap {suite}: caching the root filesystem") as p:
+                        _tar("-C", str(rootfs), "-cpf", str(partial), ".", on_line=p.update)
+                    os.chmod(partial, 0o600)
+                    os.rename(partial, tree)
+                finally:
+                    partial.unlink(missing_ok=True)
+            else:
+                with progress(f"debootstrap {suite}: unpacking the cached root filesystem") as p:
+                    _tar("-C", str(rootfs), "-xpf", str(tree), on_line=p.update)
+        configure(rootfs, suite, mirror)
+        meta = describe(rootfs)
+        meta.update({"suite": suite, "variant": options["variant"], "arch": options["arch"], "mirror": mirror,
+                     "packages": pkgs, "cache_key": key, "cache_hit": hit})
+        return meta
+
+
+def configure(rootfs: Path, suite: str, mirror: str) -> None:
+    """Make a fresh debootstrap tree a template: clean shutdown on SIGPWR, no stray gettys, clone-unique ids."""
+    inittab = rootfs / "etc/inittab"
+    if inittab.is_file():
+        lines = []
+        for line in inittab.read_text().splitlines():
+            fields = line.split(":")
+            if len(fields) >= 4 and fields[2] in ("powerwait", "powerfailnow", "powerokwait"):
+                continue  # /etc/init.d/powerfail is long gone; LXC's SIGPWR must mean "halt"
+            if len(fields) >= 4 and fields[2] == "respawn" and fields[0] in ("2", "3", "4", "5", "6"):
+                line = "#" + line  # containers have one tty; VMs use the serial console
+            lines.append(line)
+        lines.append("p0::powerfail:/sbin/init 0")
+        inittab.write_text("\n".join(lines) + "\n")
+    halt = rootfs / "etc/default/halt"
+    if halt.is_file():
+        # `halt -i` downs every interface it sees: in a container sharing the host's network, the host's
+        text = re.sub(r"(?m)^NETDOWN=.*$", "NETDOWN=no", halt.read_text())
+        halt.write_text(text if "NETDOWN=no" in text else text + "NETDOWN=no\n")
+    (rootfs / "etc/apt/sources.list").write_text(f"deb {mirror} {suite} main\n")
+    (rootfs / "etc/hostname").write_text("debian\n")
+    interfaces = rootfs / "etc/network/interfaces"
+    if interfaces.parent.is_dir():
+        interfaces.write_text("auto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n")
+    for rel in ("etc/machine-id", "var/lib/dbus/machine-id"):
+        path = rootfs / rel
+        if path.is_file() and not path.is_symlink():
+            path.write_text("")  # each clone's first boot makes its own
+    archives = rootfs / "var/cache/apt/archives"
+    for deb in archives.glob("*.deb") if archives.is_dir() else []:
+        deb.unlink()
