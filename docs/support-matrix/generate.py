@@ -18,6 +18,8 @@ REAL_RUNS = {
     "qemu": "yes: CI (conformance suite)",
     "kvm": "no: CI machines have no usable KVM (probe only)",
     "uml": "yes: CI (conformance suite)",
+    "libvirt-qemu": "yes: CI (conformance suite, TCG, private libvirtd)",
+    "libvirt-lxc": "yes: CI (conformance suite, private libvirtd)",
     "xen": "not yet: nested Xen lab (planned)",
 }
 CONFIG_ONLY = "no: configuration only (probe, config writer, plans, parsers)"

@@ -425,6 +425,7 @@ class Creature:
             raise InputError(f"machine {spec.name!r} already exists")
         driver = self.driver(driver_name)
         driver.dry_run = True
+        spec = self.networks.assign(spec, driver.mac_prefix)  # checks the NICs; reads only
         machine = Machine(spec=spec, dir=self.home.root / "machines" / spec.name)
         staging = Path(tempfile.mkdtemp(prefix="creature-plan."))
         try:
@@ -478,6 +479,15 @@ class Creature:
             try:
                 self.inventory.add_template(Template.model_validate_json(path.read_text()))
                 recovered["templates"].append(path.parent.name)
+            except Exception as exc:
+                recovered["skipped"].append(f"{path}: {exc}")
+        from creature.model import Network
+
+        recovered["networks"] = []
+        for path in sorted(self.home.networks.glob("*/network.json")):
+            try:
+                self.inventory.add_network(Network.model_validate_json(path.read_text()))
+                recovered["networks"].append(path.parent.name)
             except Exception as exc:
                 recovered["skipped"].append(f"{path}: {exc}")
         for path in sorted(self.home.machines.glob("*/machine.json")):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from creature.cli_hosts import host_add, host_list, host_rm
 from creature.cli_network import network_group, nic_options, wait_ip
 from creature.errors import CreatureError, InputError
 
@@ -19,9 +20,9 @@ def api(ctx: click.Context):
     """The Creature object of this invocation, made on first use (so --help stays fast)."""
     obj = ctx.find_root().obj
     if obj.get("api") is None:
-        from creature.api import Creature
+        from creature.remote import creature_for
 
-        obj["api"] = Creature(obj.get("home"))
+        obj["api"] = creature_for(obj.get("home"), obj.get("host"))
     return obj["api"]
 
 
@@ -29,13 +30,15 @@ def api(ctx: click.Context):
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="CREATURE_HOME",
               help="creature home (default: /var/lib/creature for root).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("--host", "on_host", envvar="CREATURE_HOST", metavar="NAME",
+              help="Work on the machines of a remote host (see `creature host add`).")
 @click.version_option(package_name="creature", prog_name="creature")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, debug: bool):
+def cli(ctx: click.Context, home: Path | None, debug: bool, on_host: str | None):
     """Create, start, stop and list machines on every Linux hypervisor."""
     global _debug
     _debug = debug
-    ctx.obj = {"home": home}
+    ctx.obj = {"home": home, "host": on_host}
 
 
 @cli.command()
@@ -269,11 +272,20 @@ def create(ctx, name, file, driver, template, cpus, memory, autostart, order, de
 @click.option("--driver")
 @click.option("--state")
 @click.option("--format", "fmt", type=FORMAT, default="table")
+@click.option("--all-hosts", is_flag=True, help="Also list every remote host's machines, with a HOST column.")
 @click.pass_context
-def list_(ctx, driver, state, fmt):
+def list_(ctx, driver, state, fmt, all_hosts):
     """Machines with their state, MACs and IPs."""
     from creature.output import emit
 
+    if all_hosts:
+        from creature.remote import list_all_hosts
+
+        rows, warnings = list_all_hosts(ctx.find_root().obj.get("home"), driver=driver, state=state)
+        for warning in warnings:
+            click.echo(f"creature: warning: {warning}", err=True)
+        emit(rows, ["host", *LIST_COLUMNS], fmt)
+        return
     infos = api(ctx).list_machines(driver=driver, state=state)
     emit([{c: getattr(i, c) for c in LIST_COLUMNS} | {"state": i.state.value} for i in infos], LIST_COLUMNS, fmt)
 
@@ -430,6 +442,13 @@ def autostart(ctx, name, switch, order, delay):
     click.echo(f"machine {info.name}: autostart {switch}, order {machine.spec.autostart_order}, delay {machine.spec.autostart_delay:g} s")
 
 
+def _this_host(ctx, command: str):
+    """The API of this host's own home: host up, down and the boot service never act on a remote host."""
+    if ctx.find_root().obj.get("host"):
+        raise InputError(f"`host {command}` acts on this host's machines only: drop --host")
+    return api(ctx)
+
+
 def _host_progress():
     if not sys.stderr.isatty():
         return None
@@ -454,7 +473,7 @@ def _host_report(report) -> int:
 @click.pass_context
 def host_up(ctx, restore):
     """Bring up networks, then start autostart machines by ascending order."""
-    return _host_report(api(ctx).host_up(restore=restore, progress=_host_progress()))
+    return _host_report(_this_host(ctx, "up").host_up(restore=restore, progress=_host_progress()))
 
 
 @host.command("down")
@@ -463,7 +482,7 @@ def host_up(ctx, restore):
 @click.pass_context
 def host_down(ctx, timeout):
     """Stop every running machine by descending order, then the networks; exit 1 if any had to be forced."""
-    report = api(ctx).host_down(timeout=timeout, progress=_host_progress())
+    report = _this_host(ctx, "down").host_down(timeout=timeout, progress=_host_progress())
     forced = report.names("forced")
     if forced:
         click.echo(f"creature: forced off after {timeout:g} s: {', '.join(forced)}", err=True)
@@ -499,12 +518,15 @@ def host_install_service(ctx, init, timeout, output, root, force):
     from creature import service
 
     init = init or service.default_init()
-    path = service.install(init, api(ctx).home.root, timeout, output=output, root=root, force=force)
+    path = service.install(init, _this_host(ctx, "install-service").home.root, timeout, output=output, root=root, force=force)
     enable = "systemctl daemon-reload && systemctl enable creature.service" if init == "systemd" else "update-rc.d creature defaults"
     click.echo(f"wrote {path}; enable it with: {enable}")
 
 
 cli.add_command(network_group)
+host.add_command(host_add)
+host.add_command(host_list)
+host.add_command(host_rm)
 cli.add_command(wait_ip)
 
 

@@ -8,16 +8,35 @@ import subprocess
 import time
 from pathlib import Path
 
+from creature import netns
 from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
 from creature.errors import CommandFailed, CreatureError
 from creature.guest import adjust
 from creature.home import write_private
 from creature.host import HostFacts
 from creature.model import Machine, State, Template
+from creature.network import bridge_for, guest_nics
 from creature.procs import ProcessRecord, run, which
 
 TOOLS = ("lxc-start", "lxc-stop", "lxc-attach", "lxc-console", "lxc-info")
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _net_lines(machine: Machine) -> list[str]:
+    """One veth per NIC, its host end put on the network's bridge by net-up.N; no NIC gives only loopback."""
+    if not machine.spec.nics:
+        return ["lxc.net.0.type = empty"]
+    lines = []
+    for i, nic in enumerate(machine.spec.nics):
+        lines += [f"lxc.net.{i}.type = veth", f"lxc.net.{i}.hwaddr = {nic.mac}", f"lxc.net.{i}.name = eth{i}",
+                  f"lxc.net.{i}.flags = up", f"lxc.net.{i}.script.up = {machine.dir / f'net-up.{i}'}"]
+    return lines
+
+
+def _net_up_script(ip: str, bridge: str) -> str:
+    # Not lxc.net.N.link: LXC looks the bridge up in /sys/class/net, which shows another network
+    # namespace than ours when creature runs under `nsenter --net`; ip asks the kernel by netlink.
+    return f'#!/bin/sh\n# written by creature: put the veth host end (arg 5) on bridge {bridge}\nexec {ip} link set dev "$5" master {bridge} up\n'
 
 
 def _config(machine: Machine, template: Template, rootfs: str, host: HostFacts) -> str:
@@ -27,7 +46,7 @@ def _config(machine: Machine, template: Template, rootfs: str, host: HostFacts) 
         f"lxc.uts.name = {spec.name}",
         f"lxc.rootfs.path = {rootfs}",
         "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed",
-        "lxc.net.0.type = empty",
+        *_net_lines(machine),
         f"lxc.init.cmd = {template.meta.get('init', '/sbin/init')}",
         f"lxc.signal.halt = {template.meta.get('halt_signal', 'SIGPWR')}",
         "lxc.tty.max = 1",
@@ -53,7 +72,7 @@ class LxcDriver(Driver):
     name = "lxc"
     priority = 50
     mac_prefix = "00:16:3e"
-    capabilities = Capabilities(console=True, exec=True, cow_clone=True, graceful_stop=True, autostart=True)
+    capabilities = Capabilities(console=True, exec=True, cow_clone=True, graceful_stop=True, autostart=True, networks=True)
     description = "LXC system containers (lxc-* tools)"
 
     @property
@@ -64,7 +83,15 @@ class LxcDriver(Driver):
         path = which(tool)
         if path is None:
             raise CreatureError(f"{tool} is not installed (Debian package lxc)")
-        return [path, "-P", self.lxcpath, "-n", machine.name, *args]
+        return [*self._netns(machine, tool), path, "-P", self.lxcpath, "-n", machine.name, *args]
+
+    def _netns(self, machine: Machine, tool: str) -> list[str]:
+        # LXC's control socket is an abstract unix socket: it exists only in the network namespace
+        # lxc-start ran in, which is the monitor's; later calls from elsewhere must enter it.
+        if tool == "lxc-start":
+            return []
+        monitor = self._monitor(machine)
+        return netns.enter_argv(monitor.pid) if monitor is not None and monitor.alive() else []
 
     def probe(self, host: HostFacts) -> Probe:
         checks = []
@@ -98,7 +125,12 @@ class LxcDriver(Driver):
             upper = staging / "rootfs"
             run(["cp", "-a", "--reflink=auto", str(template.rootfs), str(upper)])
             rootfs, clone = f"dir:{machine.dir / 'rootfs'}", "copy"
-        adjust(upper, machine.name)
+        nics = guest_nics(self.home, machine.spec.nics)
+        adjust(upper, machine.name, nics, base=template.rootfs, container=True, access=machine.access)
+        if machine.spec.nics and which("ip") is None:
+            raise CreatureError("ip is not installed (Debian package iproute2): needed to plug NICs into bridges")
+        for i, nic in enumerate(machine.spec.nics):
+            write_private(staging / f"net-up.{i}", _net_up_script(which("ip"), bridge_for(self.home, nic)), 0o700)
         write_private(staging / "config", _config(machine, template, rootfs, HostFacts()))
         return {"clone": clone}
 
@@ -163,6 +195,17 @@ class LxcDriver(Driver):
         if proc.returncode != 0 and self.state(machine) == State.RUNNING:
             raise CommandFailed(["lxc-stop", "-k"], proc.returncode, proc.stderr)
         self._wait_gone(machine)
+
+    def plan(self, machine: Machine, action: str) -> list[list[str]]:
+        if action == "start":
+            return [self._argv("lxc-start", machine, "-d", "-p", str(machine.dir / "monitor.pid"))]
+        if action == "stop":
+            return [self._argv("lxc-stop", machine, "--nokill", "-t", "30"), self._argv("lxc-stop", machine, "-k")]
+        if action == "kill":
+            return [self._argv("lxc-stop", machine, "-k")]
+        if action == "destroy":
+            return []  # nothing outside the machine's folder, which the core removes
+        raise NotImplementedError(action)
 
     def exec(self, machine: Machine, argv: list[str]) -> int:
         full = self._argv("lxc-attach", machine, "--clear-env", "-v", f"PATH={GUEST_PATH}", "-v", "TERM=xterm", "--", *argv)

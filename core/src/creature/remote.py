@@ -1,0 +1,148 @@
+"""Machines on other hosts: named remote hosts (a libvirt-style URI each) and listings that span them.
+
+A remote host's machines are kept in their own creature home under <home>/hosts/<name>, whose
+host.json names the URI; drivers that can reach another host (their class sets `remote = True`,
+like the libvirt drivers) read it with host_uri(). Other drivers are refused there: they only
+know this host.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from creature.api import Creature
+from creature.errors import CreatureError, InputError, NotFound
+from creature.home import Home, write_private
+from creature.model import check_name
+
+URI_RE = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s]*$")
+LOCAL = "local"
+
+
+def host_uri(home: Home) -> str | None:
+    """The URI of the remote host whose machines home holds; None for this host's own home."""
+    try:
+        return json.loads((home.root / "host.json").read_text())["uri"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+class Hosts:
+    """The remote hosts known to one (local) creature home."""
+
+    def __init__(self, home: Home):
+        self.home = home
+        self.folder = home.root / "hosts"
+
+    def names(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.name for p in self.folder.iterdir() if (p / "host.json").is_file())
+
+    def uri(self, name: str) -> str:
+        uri = host_uri(self.home_of(name))
+        if uri is None:
+            raise NotFound(f"no host named {name!r} (see `creature host list`)")
+        return uri
+
+    def home_of(self, name: str) -> Home:
+        check_name("host", name)
+        return Home(self.folder / name)
+
+    def add(self, name: str, uri: str, driver: str | None = None) -> None:
+        """Remember a host; driver becomes the default driver of machines created there."""
+        check_name("host", name)
+        if name == LOCAL:
+            raise InputError(f"{LOCAL!r} names this host; choose another name")
+        if not URI_RE.match(uri) or "://" not in uri:
+            raise InputError(f"invalid URI {uri!r}: use a libvirt URI like qemu+ssh://user@host/system")
+        if name in self.names():
+            raise InputError(f"host {name!r} already exists ({self.uri(name)})")
+        root = self.folder / name
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.folder.chmod(0o700)
+        if driver:
+            write_private(root / "config.toml", f'driver = "{driver}"\n')
+        write_private(root / "host.json", json.dumps({"uri": uri}))
+
+    def remove(self, name: str) -> None:
+        from creature.inventory import Inventory
+        from creature.templates import remove_tree
+
+        home = self.home_of(name)
+        self.uri(name)
+        if home.inventory.exists():
+            inventory = Inventory(home.inventory)
+            try:
+                left = inventory.machine_names()
+            finally:
+                inventory.close()
+            if left:
+                raise InputError(f"host {name!r} still has machines: {', '.join(left)}; destroy them first")
+        remove_tree(Path(home.root))
+
+
+class RemoteCreature(Creature):
+    """A Creature whose machines live on a remote host: only drivers that can reach it are offered."""
+
+    def __init__(self, home: Home, host: str):
+        super().__init__(home)
+        self.host_name = host
+
+    def driver(self, name: str):
+        entry = self.registry.entry(name)
+        if not getattr(entry.cls, "remote", False):
+            raise InputError(f"driver {name!r} manages this host only; on host {self.host_name!r} use a libvirt driver")
+        return super().driver(name)
+
+
+def creature_for(home: Home | Path | str | None, host: str | None) -> Creature:
+    """The Creature of this host (host None or 'local') or of a remote host's own home."""
+    local = home if isinstance(home, Home) else Home(home)
+    if host in (None, LOCAL):
+        return Creature(local)
+    hosts = Hosts(local)
+    hosts.uri(host)
+    return RemoteCreature(hosts.home_of(host), host)
+
+
+def list_all_hosts(home: Home | Path | str | None, **filters) -> tuple[list[dict], list[str]]:
+    """Rows of every host's machines (each with 'host'), and one warning per host that cannot be reached.
+
+    An unreachable host contributes a single row with state 'unreachable' and the reason in 'note'.
+    """
+    local = home if isinstance(home, Home) else Home(home)
+    rows: list[dict] = []
+    warnings: list[str] = []
+    for name in [LOCAL, *Hosts(local).names()]:
+        api = creature_for(local, name)
+        try:
+            if name != LOCAL:
+                _reach(api)
+            infos = api.list_machines(**filters)
+            rows += [{"host": name, **info.model_dump(mode="json")} for info in infos]
+        except CreatureError as exc:
+            if name == LOCAL:  # bad filters fail here first; only other hosts degrade to a warning
+                raise
+            warnings.append(f"host {name} is unreachable: {exc}")
+            rows.append({"host": name, "name": "-", "driver": "", "state": "unreachable", "autostart": False,
+                         "template": "", "cpus": 0, "memory": 0, "macs": [], "ips": [], "note": str(exc)})
+        finally:
+            api.inventory.close()
+    return rows, warnings
+
+
+def _reach(api) -> None:
+    """Ask each driver in use on a remote host (or its default driver) whether the host answers."""
+    names = {m.driver for m in api.inventory.machines()}
+    if not names:
+        try:
+            names = {api.default_driver()}
+        except CreatureError:
+            return
+    for name in sorted(names):
+        driver = api.driver(name)
+        if hasattr(driver, "reach"):
+            driver.reach()
