@@ -43,9 +43,9 @@ class Creature:
 
     def probe(self, name: str) -> Probe:
         if name not in self._probes:
-            driver = self.driver(name)
+            self.registry.check_known(name)
             try:
-                self._probes[name] = driver.probe(self.host)
+                self._probes[name] = self.driver(name).probe(self.host)
             except Exception as exc:  # a broken probe makes its driver unusable, never the tool
                 from creature.drivers import Check
 

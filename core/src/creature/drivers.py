@@ -127,12 +127,36 @@ class Driver:
         raise NotImplementedError
 
 
-@dataclass
 class Registered:
-    """A driver class and the distribution that registered it."""
+    """A driver registered by a distribution: its class, or where to import it from on first use."""
 
-    cls: type[Driver]
-    distribution: str
+    def __init__(self, name: str, target: type[Driver] | str, distribution: str):
+        self.name = name
+        self.distribution = distribution
+        self._target = target
+
+    @property
+    def cls(self) -> type[Driver]:
+        """The driver class (a lazily registered driver's module is imported here, once)."""
+        if isinstance(self._target, str):
+            import importlib
+
+            module, _, attr = self._target.partition(":")
+            try:
+                cls = getattr(importlib.import_module(module), attr)
+            except Exception as exc:
+                raise CreatureError(f"driver {self.name!r} from {self.distribution} cannot be loaded: "
+                                    f"{type(exc).__name__}: {exc}") from None
+            _check_driver(cls, self.distribution)
+            if cls.name != self.name:
+                raise CreatureError(f"{self.distribution} registered {self._target} as {self.name!r}, but its name is {cls.name!r}")
+            self._target = cls
+        return self._target
+
+
+def _check_driver(cls, distribution: str) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Driver)) or not getattr(cls, "name", None):
+        raise CreatureError(f"{distribution} registered {cls!r}, which is not a named Driver subclass")
 
 
 class DriverRegistry:
@@ -141,15 +165,18 @@ class DriverRegistry:
     def __init__(self):
         self._drivers: dict[str, Registered] = {}
 
-    def register(self, cls: type[Driver], distribution: str) -> None:
-        if not (isinstance(cls, type) and issubclass(cls, Driver)) or not getattr(cls, "name", None):
-            raise CreatureError(f"{distribution} registered {cls!r}, which is not a named Driver subclass")
-        old = self._drivers.get(cls.name)
+    def register(self, driver: type[Driver] | str, distribution: str, name: str | None = None) -> None:
+        """Register a Driver subclass, or "module:Class" with its name (imported only when that driver is used)."""
+        if isinstance(driver, str):
+            if not name or ":" not in driver:
+                raise CreatureError(f"{distribution} registered {driver!r}: a lazy driver is 'module:Class' with name=")
+        else:
+            _check_driver(driver, distribution)
+            name = driver.name
+        old = self._drivers.get(name)
         if old is not None:
-            raise CreatureError(
-                f"driver name {cls.name!r} is registered twice: by {old.distribution} and by {distribution}"
-            )
-        self._drivers[cls.name] = Registered(cls, distribution)
+            raise CreatureError(f"driver name {name!r} is registered twice: by {old.distribution} and by {distribution}")
+        self._drivers[name] = Registered(name, driver, distribution)
 
     def names(self) -> list[str]:
         return sorted(self._drivers)

@@ -10,7 +10,7 @@ hookimpl = pluggy.HookimplMarker("creature")
 
 @hookspec
 def creature_register_drivers(register):
-    """Register driver classes: call register(DriverClass) once for each."""
+    """Register drivers: register(DriverClass), or register("module:Class", name="x") to import it only when used."""
 
 
 @hookspec

@@ -111,7 +111,7 @@ class Plugins:
         for plugin, function in self.each("creature_register_drivers"):
             dist = self.distribution_of(plugin)
             try:
-                function(register=lambda cls, _d=dist: registry.register(cls, _d))
+                function(register=lambda driver, name=None, _d=dist: registry.register(driver, _d, name))
             except CreatureError:
                 raise  # a duplicate driver name concerns two plugins: never hide it
             except Exception as exc:  # a driver module that fails to import is isolated like a failed entry point

@@ -1,12 +1,11 @@
-"""Entry-point module of creature-qemu: hook implementations only (the drivers are imported when registered)."""
+"""Entry-point module of creature-qemu: hook implementations only (drivers are registered by name and imported when used)."""
 
 from creature.hookspecs import hookimpl
 
 
 @hookimpl
 def creature_register_drivers(register):
-    """Register the qemu (TCG) and kvm drivers."""
-    from creature_qemu.driver import KvmDriver, QemuDriver
+    # by name: the driver module is imported only when this driver is used (creature --help stays fast)
+    register("creature_qemu.driver:QemuDriver", name="qemu")
+    register("creature_qemu.driver:KvmDriver", name="kvm")
 
-    register(QemuDriver)
-    register(KvmDriver)

@@ -1,11 +1,10 @@
-"""Entry-point module of creature-uml: hook implementations only (the driver is imported when registered)."""
+"""Entry-point module of creature-uml: hook implementations only (drivers are registered by name and imported when used)."""
 
 from creature.hookspecs import hookimpl
 
 
 @hookimpl
 def creature_register_drivers(register):
-    """Register the User Mode Linux driver."""
-    from creature_uml.driver import UmlDriver
+    # by name: the driver module is imported only when this driver is used (creature --help stays fast)
+    register("creature_uml.driver:UmlDriver", name="uml")
 
-    register(UmlDriver)

@@ -1,10 +1,10 @@
-"""Entry-point module of creature-vbox: hook implementations only (the driver is imported when registered)."""
+"""Entry-point module of creature-vbox: hook implementations only (drivers are registered by name and imported when used)."""
 
 from creature.hookspecs import hookimpl
 
 
 @hookimpl
 def creature_register_drivers(register):
-    from creature_vbox.driver import VboxDriver
+    # by name: the driver module is imported only when this driver is used (creature --help stays fast)
+    register("creature_vbox.driver:VboxDriver", name="vbox")
 
-    register(VboxDriver)

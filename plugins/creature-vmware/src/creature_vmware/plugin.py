@@ -1,10 +1,10 @@
-"""Entry-point module of creature-vmware: hook implementations only (the driver is imported when registered)."""
+"""Entry-point module of creature-vmware: hook implementations only (drivers are registered by name and imported when used)."""
 
 from creature.hookspecs import hookimpl
 
 
 @hookimpl
 def creature_register_drivers(register):
-    from creature_vmware.driver import VmwareDriver
+    # by name: the driver module is imported only when this driver is used (creature --help stays fast)
+    register("creature_vmware.driver:VmwareDriver", name="vmware")
 
-    register(VmwareDriver)

@@ -1,0 +1,1 @@
+"""creature drivers for libvirt."""

@@ -1,0 +1,299 @@
+"""The libvirt-qemu and libvirt-lxc drivers: creature machines as persistent libvirt domains, local or remote."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid as uuidlib
+from pathlib import Path
+from typing import ClassVar
+
+from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
+from creature.errors import CreatureError
+from creature.guest import adjust
+from creature.home import write_private
+from creature.host import HostFacts
+from creature.model import Address, Machine, State, Template
+from creature.network import bridge_for, guest_nics
+from creature.procs import run, which
+from creature.remote import host_uri
+
+# libvirt's virDomainState numbers (stable ABI), so that this module imports without libvirt
+_STATES = {0: State.UNKNOWN, 1: State.RUNNING, 2: State.RUNNING, 3: State.PAUSED, 4: State.RUNNING,
+           5: State.STOPPED, 6: State.CRASHED, 7: State.PAUSED}
+_SHUTOFF = 5
+_LEASE, _AGENT, _ARP = 0, 1, 2
+_SIGNALS = {"SIGINT": 2, "SIGUSR1": 10, "SIGUSR2": 12, "SIGTERM": 15, "SIGPWR": 30}  # VIR_DOMAIN_PROCESS_SIGNAL_*  # VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_*
+
+
+class LibvirtDriver(Driver):
+    """Shared by both drivers: the URI, the connection, the lifecycle through libvirt's own calls."""
+
+    scheme: ClassVar[str]
+    default_uri: ClassVar[str]
+    uri_env: ClassVar[str]
+    remote: ClassVar[bool] = True  # creature.remote may place this driver's machines on other hosts
+
+    @property
+    def uri(self) -> str:
+        """The host's URI for a remote host's home, else the environment's, else libvirt's system URI."""
+        remote = host_uri(self.home)
+        if remote:
+            return remote_uri(remote, self.scheme)
+        return os.environ.get(self.uri_env) or self.default_uri
+
+    @property
+    def connection(self):
+        from creature_libvirt.connection import Connection
+
+        return Connection.to(self.uri)
+
+    def _libvirt_checks(self) -> tuple[list[Check], object | None]:
+        from creature_libvirt.connection import libvirt
+
+        if libvirt is None:
+            return [Check(name="libvirt-python", ok=False, reason="libvirt-python is not installed")], None
+        try:
+            conn = self.connection.handle()
+            version = self.connection.call("getLibVersion")
+        except CreatureError as exc:
+            return [Check(name="connect", ok=False, reason=str(exc))], None
+        major, minor = divmod(version // 1000, 1000)
+        return [Check(name="connect", ok=True, reason=f"libvirt {major}.{minor} answers at {self.uri}")], conn
+
+    def _domain(self, machine: Machine):
+        return self.connection.domain(machine.data["uuid"])
+
+    def _define(self, machine: Machine, xml: str) -> None:
+        if self.dry_run:
+            return
+        domain = self.connection.call("defineXML", xml)
+        if machine.spec.autostart:
+            self.connection.call("setAutostart", 1, target=domain)
+
+    def state(self, machine: Machine) -> State:
+        domain = self._domain(machine)
+        code, _reason = self.connection.call("state", target=domain)
+        return _STATES.get(code, State.UNKNOWN)
+
+    def states(self, machines: list[Machine]) -> dict[str, State]:
+        """One bulk query for every domain of the daemon, whatever the number of machines."""
+        found = self.connection.states()
+        return {m.name: _STATES.get(found[m.data["uuid"]][0], State.UNKNOWN) if m.data.get("uuid") in found
+                else State.UNKNOWN for m in machines}
+
+    def reach(self) -> None:
+        """Raise creature_libvirt.connection.Unreachable unless the daemon answers now."""
+        self.connection.ping()
+
+    def start(self, machine: Machine) -> None:
+        domain = self._domain(machine)
+        self.connection.call("setAutostart", int(machine.spec.autostart), target=domain)
+        self.connection.call("create", target=domain)
+
+    def _wait_shutoff(self, domain, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.connection.call("state", target=domain)[0] != _SHUTOFF:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def _ask_shutdown(self, machine: Machine, domain) -> None:
+        raise NotImplementedError
+
+    def stop(self, machine: Machine, timeout: float) -> StopResult:
+        from creature_libvirt.connection import Unreachable
+
+        domain = self._domain(machine)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                # asked again each second: a guest still booting has nobody listening to the first request yet
+                self._ask_shutdown(machine, domain)
+            except Unreachable:
+                raise
+            except CreatureError:
+                pass  # "init pid is not yet available" right after a start: ask again in a moment
+            if self._wait_shutoff(domain, min(1.0, max(0.0, deadline - time.monotonic()))):
+                return StopResult(forced=False)
+        self.kill(machine)
+        return StopResult(forced=True)
+
+    def kill(self, machine: Machine) -> None:
+        domain = self._domain(machine)
+        if self.connection.call("state", target=domain)[0] != _SHUTOFF:
+            self.connection.call("destroy", target=domain)
+
+    def destroy(self, machine: Machine) -> None:
+        if not machine.data.get("uuid"):
+            return
+        try:
+            domain = self._domain(machine)
+        except CreatureError:
+            return  # already undefined (by hand, or by an earlier attempt)
+        self.connection.call("undefineFlags", 0, target=domain)  # direct kernel boot: no NVRAM to remove
+
+    def addresses(self, machine: Machine) -> list[Address]:
+        """Addresses from libvirt's own sources: its DHCP leases, then the guest agent, then the ARP table."""
+        if not machine.spec.nics:
+            return []  # no NIC, no address: spare the daemon a round trip per domain in listings
+        domain = self._domain(machine)
+        found: list[Address] = []
+        for source, name in ((_LEASE, "libvirt-lease"), (_AGENT, "libvirt-agent"), (_ARP, "libvirt-arp")):
+            try:
+                interfaces = self.connection.call("interfaceAddresses", source, target=domain)
+            except CreatureError:
+                continue  # no agent, or this source unsupported by the driver
+            for iface in interfaces.values():
+                for addr in iface.get("addrs") or []:
+                    found.append(Address(mac=iface.get("hwaddr"), ip=addr["addr"], source=name))
+            if found:
+                break
+        return found
+
+    def plan(self, machine: Machine, action: str) -> list[list[str]]:
+        # libvirt is driven through its API; these are the virsh commands an operator would type for the same
+        virsh = ["virsh", "--connect", self.uri]
+        if action == "start":
+            return [[*virsh, "start", machine.name]]
+        if action == "stop":
+            return [[*virsh, "shutdown", machine.name], [*virsh, "destroy", machine.name]]
+        if action == "kill":
+            return [[*virsh, "destroy", machine.name]]
+        if action == "destroy":
+            return [[*virsh, "undefine", machine.name]]
+        raise NotImplementedError(action)
+
+    def console(self, machine: Machine) -> int:
+        from creature_libvirt.console import attach
+
+        return attach(self.connection, self._domain(machine), machine.name)
+
+    def forward_events(self, hook) -> int:
+        """Call hook.creature_machine_event for every lifecycle change libvirt reports on this home's machines.
+
+        Changes made outside creature (virsh, a guest powering off, libvirt's own autostart) reach
+        plugins too, for as long as this process lives; returns libvirt's callback id.
+        """
+        from creature_libvirt.events import forward
+
+        return forward(self, hook)
+
+
+def remote_uri(uri: str, scheme: str) -> str:
+    """A host's URI (qemu+ssh://h/system) for another libvirt driver (lxc+ssh://h/system)."""
+    head, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    transport = head.partition("+")[2]
+    return f"{scheme}{'+' + transport if transport else ''}://{rest}"
+
+
+class LibvirtQemuDriver(LibvirtDriver):
+    """QEMU/KVM virtual machines as libvirt domains (TCG here: domain type qemu), booting the template's disk."""
+
+    name = "libvirt-qemu"
+    priority = 25  # below lxc and uml: a host's default stays what it was before libvirt was installed
+    mac_prefix = "52:54:00"
+    capabilities = Capabilities(console=True, exec=False, graceful_stop=True, autostart=True, cow_clone=True,
+                                networks=True, vm=True)
+    description = "QEMU virtual machines through libvirt (qemu:///system or a remote URI)"
+    scheme = "qemu"
+    default_uri = "qemu:///system"
+    uri_env = "CREATURE_LIBVIRT_QEMU_URI"
+
+    def _ask_shutdown(self, machine: Machine, domain) -> None:
+        self.connection.call("shutdownFlags", 1, target=domain)  # VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN
+
+    def probe(self, host: HostFacts) -> Probe:
+        checks, conn = self._libvirt_checks()
+        if conn is not None:
+            caps = self.connection.call("getCapabilities")
+            has_qemu = "<domain type='qemu'" in caps
+            checks.append(Check(name="domain type", ok=has_qemu,
+                                reason="QEMU domains (TCG) available" if has_qemu
+                                else f"libvirt at {self.uri} offers no QEMU domains (install libvirt-daemon-driver-qemu)"))
+        img = which("qemu-img")
+        checks.append(Check(name="qemu-img", ok=img is not None, reason=img or "qemu-img not found (Debian package qemu-utils)"))
+        try:
+            from creature_libvirt.boot import newest_kernel
+
+            version, image = newest_kernel()
+            checks.append(Check(name="kernel", ok=True, reason=f"guest kernel {version} ({image})"))
+        except CreatureError as exc:
+            checks.append(Check(name="kernel", ok=False, reason=str(exc)))
+        busybox = which("busybox")
+        checks.append(Check(name="initramfs", ok=busybox is not None,
+                            reason=f"initramfs from {busybox}" if busybox else "busybox not found (Debian package busybox-static)"))
+        return Probe.of(self.name, checks)
+
+    def create(self, machine: Machine, template: Template, staging: Path) -> dict:
+        from creature.templates import disk_image
+
+        from creature_libvirt.boot import boot_files
+        from creature_libvirt.domain_xml import qemu_domain
+
+        if not self.dry_run:  # a dry run shows the domain XML without making the template's image or the disk
+            base = disk_image(self.home, template)
+            run([which("qemu-img") or "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(base),
+                 str(staging / "disk.qcow2")], timeout=60)
+            os.chmod(staging / "disk.qcow2", 0o600)
+        kernel, initrd = boot_files()
+        halt = str(template.meta.get("halt_signal", "SIGUSR2")).removeprefix("SIG")
+        words = ["console=ttyS0", "root=/dev/vda", "rw", "panic=-1", "net.ifnames=0", "quiet",
+                 f"creature.hostname={machine.name}", f"creature.acpi={halt}"]
+        uuid = str(uuidlib.uuid4())
+        bridges = [bridge_for(self.home, nic) for nic in machine.spec.nics]
+        xml = qemu_domain(machine, uuid, self.home.root, emulator=which("qemu-system-x86_64") or "/usr/bin/qemu-system-x86_64",
+                          disk=machine.dir / "disk.qcow2", kernel=kernel, initrd=initrd, cmdline=" ".join(words),
+                          bridges=bridges)
+        write_private(staging / "domain.xml", xml)
+        self._define(machine, xml)
+        return {"uuid": uuid, "uri": self.uri, "clone": "qcow2"}
+
+
+class LibvirtLxcDriver(LibvirtDriver):
+    """System containers as libvirt LXC domains, on a copy of the template's root filesystem."""
+
+    name = "libvirt-lxc"
+    priority = 15
+    mac_prefix = "00:16:3e"
+    capabilities = Capabilities(console=True, exec=False, graceful_stop=True, autostart=True, cow_clone=False,
+                                networks=True)
+    description = "LXC containers through libvirt (lxc:///system or a remote URI)"
+    scheme = "lxc"
+    default_uri = "lxc:///system"
+    uri_env = "CREATURE_LIBVIRT_LXC_URI"
+
+    def _ask_shutdown(self, machine: Machine, domain) -> None:
+        # libvirt's own LXC shutdown sends SIGTERM, which a busybox init takes as "reboot" (and libvirt
+        # restarts the container): send the template's own power-off signal to the container's init instead
+        signum = _SIGNALS.get(machine.data.get("halt_signal", "SIGPWR"), 30)
+        self.connection.call("sendProcessSignal", 1, signum, 0, target=domain)
+
+    def probe(self, host: HostFacts) -> Probe:
+        checks, conn = self._libvirt_checks()
+        if conn is not None:
+            kind = self.connection.call("getType")
+            checks.append(Check(name="driver", ok=kind == "LXC",
+                                reason=f"libvirt's {kind} driver at {self.uri}" if kind == "LXC"
+                                else f"{self.uri} is a {kind} driver, not LXC"))
+        checks.append(Check(name="root", ok=host.is_root, reason="running as root" if host.is_root
+                            else "libvirt LXC containers are privileged: creature must run as root"))
+        return Probe.of(self.name, checks)
+
+    def create(self, machine: Machine, template: Template, staging: Path) -> dict:
+        from creature_libvirt.domain_xml import lxc_domain
+
+        # libvirt LXC mounts one folder as the root: without overlay support there, the clone is a copy
+        run(["cp", "-a", "--reflink=auto", str(template.rootfs), str(staging / "rootfs")], timeout=600)
+        adjust(staging / "rootfs", machine.name, guest_nics(self.home, machine.spec.nics), container=True,
+               access=machine.access)
+        uuid = str(uuidlib.uuid4())
+        bridges = [bridge_for(self.home, nic) for nic in machine.spec.nics]
+        xml = lxc_domain(machine, uuid, self.home.root, rootfs=machine.dir / "rootfs",
+                         init=template.meta.get("init", "/sbin/init"), bridges=bridges)
+        write_private(staging / "domain.xml", xml)
+        self._define(machine, xml)
+        return {"uuid": uuid, "uri": self.uri, "clone": "copy", "halt_signal": template.meta.get("halt_signal", "SIGPWR")}

@@ -1,0 +1,49 @@
+"""libvirt lifecycle events, from libvirt's event loop, turned into creature_machine_event calls."""
+
+from __future__ import annotations
+
+from creature.inventory import Inventory
+
+from creature_libvirt.connection import Connection, start_event_loop
+
+# virDomainEventType numbers -> creature's event names
+EVENTS = {2: "started", 3: "paused", 4: "resumed", 5: "stopped", 6: "stopped", 7: "crashed"}
+_SHUTDOWN_FINISHED, _STOPPED_CRASHED = 0, 2  # virDomainEventShutdownDetailType, virDomainEventStoppedDetailType
+
+
+def watch(connection: Connection, on_event) -> int:
+    """Call on_event(domain, event) for every domain's lifecycle change; returns the callback id.
+
+    The event loop runs in a daemon thread; a connection opened before it started is reopened,
+    since libvirt delivers events only to connections made after the loop was registered.
+    """
+    import libvirt
+
+    if start_event_loop():
+        connection.reopen()
+
+    def callback(_conn, domain, event, detail, _opaque):
+        name = EVENTS.get(event)
+        if event == 5 and detail == _STOPPED_CRASHED:
+            name = "crashed"
+        if name is not None:
+            on_event(domain, name)
+
+    return connection.call("domainEventRegisterAny", None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, callback, None)
+
+
+def forward(driver, hook) -> int:
+    """Feed the events of driver's domains that are machines of its home into hook.creature_machine_event."""
+
+    def on_event(domain, event):
+        inventory = Inventory(driver.home.inventory)
+        try:
+            uuid = domain.UUIDString()
+            machine = next((m for m in inventory.machines()
+                            if m.driver == driver.name and m.data.get("uuid") == uuid), None)
+        finally:
+            inventory.close()
+        if machine is not None:
+            hook.creature_machine_event(machine=machine, event=event)
+
+    return watch(driver.connection, on_event)
