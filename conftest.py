@@ -1,0 +1,36 @@
+"""Repository-wide test guard: no test may change the host's own network interfaces.
+
+Tests create bridges, veths and taps in namespaces of their own; an address lost or added on an
+interface the host had before the session (eth0, lo) means a guest's network scripts reached the host.
+"""
+
+import json
+import subprocess
+
+_BEFORE = {}
+
+
+def _host_addresses() -> dict[str, list[str]]:
+    try:
+        out = subprocess.run(["ip", "-j", "addr", "show"], capture_output=True, text=True, timeout=10).stdout
+        links = json.loads(out or "[]")
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return {}
+    return {link["ifname"]: sorted(f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", []) if a.get("scope") != "link")
+            for link in links}
+
+
+def pytest_sessionstart(session):
+    _BEFORE.update(_host_addresses())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    after = _host_addresses()
+    changed = {name: (addrs, after.get(name)) for name, addrs in _BEFORE.items() if after.get(name) != addrs}
+    if changed:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        for name, (before, now) in changed.items():
+            line = f"HOST NETWORK CHANGED by the tests: {name} had {before}, now {now}"
+            if reporter:
+                reporter.write_line(line, red=True)
+        session.exitstatus = 1
