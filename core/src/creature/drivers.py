@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 class Capabilities(BaseModel):
     """What a driver can do; the core checks these before calling, the docs' support matrix shows them."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     console: bool = False
     exec: bool = False
@@ -35,6 +35,8 @@ class Capabilities(BaseModel):
 class Check(BaseModel):
     """One probe or host check, with the exact reason for its outcome."""
 
+    model_config = ConfigDict(defer_build=True)
+
     name: str
     ok: bool
     reason: str
@@ -42,6 +44,8 @@ class Check(BaseModel):
 
 class Probe(BaseModel):
     """Whether a driver is usable on this host, and every check that says why."""
+
+    model_config = ConfigDict(defer_build=True)
 
     driver: str
     usable: bool
