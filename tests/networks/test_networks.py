@@ -1,0 +1,345 @@
+"""Creature networks end to end: bridges with dnsmasq in a test's namespace, DHCP leases, reservations, addresses."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from creature.procs import ProcessRecord
+from creature.testing import snapshot as home_snapshot
+
+
+def snapshot(home):
+    """The home's inventory and files, less dnsmasq's log (it notes each hosts-file reload on its own time)."""
+    dump, files = home_snapshot(home)
+    return dump, [f for f in files if not f[0].endswith("dnsmasq.log")]
+
+
+def _template(cli, kind) -> str:
+    name = f"net-{kind.template_method}"
+    cli.ok("template", "build", name, "--method", kind.template_method)
+    return name
+
+
+def test_guests_get_leases_reservations_and_reach_each_other(ncli, netns, guest_kind, creature_cli, creature_api):
+    """Acceptance 1 and the first half of 2: leases, show's MAC/IP/source, a --ip reservation, pings."""
+    cli, kind = ncli, guest_kind
+    template = _template(cli, kind)
+    cli.ok("network", "create", "lan", "--subnet", "10.77.0.0/24")
+    assert netns.links()["lan"] == "bridge"
+    common = ["--driver", kind.driver, "--template", template, "--memory", "128M", *kind.create_args]
+    cli.ok("create", "g1", *common, "--network", "lan")
+    cli.ok("create", "g2", *common, "--network", "lan", "--ip", "10.77.0.50")
+    for name in ("g1", "g2"):
+        cli.ok("start", name)
+    found = {}
+    for name in ("g1", "g2"):
+        waited = cli.ok("wait-ip", name, "--timeout", str(kind.address_timeout), "--format", "json").json()
+        info = cli.ok("show", name, "--format", "json").json()
+        mac = info["macs"][0]
+        prefix = creature_api.driver(kind.driver).mac_prefix
+        assert mac.startswith(prefix + ":"), f"{mac} is not under the {kind.driver} OUI {prefix}"
+        leased = [a for a in info["addresses"] if a["source"] == "dhcp-lease"]
+        assert [(a["mac"], a["ip"]) for a in leased] == [(mac, a["ip"]) for a in waited if a["source"] == "dhcp-lease"]
+        assert len(leased) == 1, info["addresses"]
+        found[name] = leased[0]["ip"]
+    assert found["g2"] == "10.77.0.50", "the guest must get the address reserved with --ip"
+    assert found["g1"] != found["g2"]
+    leases = {row["machine"]: row["ip"] for row in cli.ok("network", "leases", "lan", "--format", "json").json()}
+    assert leases == found
+    rows = {r["name"]: r for r in cli.ok("list", "--format", "json").json()}
+    assert rows["g1"]["ips"] == [found["g1"]] and rows["g2"]["ips"] == [found["g2"]]
+    kind.check_reach(cli, netns, creature_api, found, "10.77.0.1")
+    # the gateway side learnt the same MAC -> IP pairs that creature reported (the neighbour source agrees)
+    neighbours = netns.ip("neigh", "show", "dev", "lan").stdout
+    for name, ip in found.items():
+        mac = cli.ok("show", name, "--format", "json").json()["macs"][0]
+        assert f"{ip} lladdr {mac}" in neighbours, neighbours
+    # commands from outside the namespace still reach the guests and their addresses
+    outside = creature_cli.ok("show", "g2", "--format", "json").json()
+    assert "10.77.0.50" in outside["ips"]
+    if kind.driver == "lxc":
+        assert creature_cli("exec", "g1", "--", "true").code == 0
+
+
+def test_macs_are_unique_across_200_machines(ncli, creature_api, busybox_lxc):
+    """Acceptance 2: 200 creates through the API, each MAC under the OUI and unique, each address reserved once."""
+    ncli.ok("network", "create", "big", "--subnet", "10.78.0.0/22")
+    api = creature_api
+    started = time.monotonic()
+    for i in range(200):
+        api.create({"name": f"m{i}", "driver": "lxc", "template": busybox_lxc, "nics": [{"network": "big"}]})
+    elapsed = time.monotonic() - started
+    nics = api.inventory.nics("big")
+    macs = [n["mac"] for n in nics]
+    ips = [n["ip"] for n in nics]
+    assert len(nics) == 200 and len(set(macs)) == 200 and len(set(ips)) == 200
+    assert all(m.startswith("00:16:3e:") for m in macs)
+    hosts = (api.networks.folder("big") / "hosts").read_text().splitlines()
+    assert sorted(hosts) == sorted(f"{m},{ip}" for m, ip in zip(macs, ips, strict=True))
+    print(f"200 creates with a NIC each: {elapsed:.1f} s ({elapsed / 200 * 1000:.0f} ms per create)")
+    # a MAC in use, a multicast MAC, an address in use, an address outside the subnet: refused, nothing made
+    before = snapshot(api.home.root)
+    for nic, message in (({"mac": macs[0]}, "already used by machine"), ({"mac": "01:00:5e:00:00:01"}, "multicast"),
+                         ({"ip": ips[0]}, "already reserved"), ({"ip": "10.99.0.5"}, "outside the subnet"),
+                         ({"ip": "10.78.0.1"}, "gateway"), ({"network": "nosuch"}, "no network named")):
+        result = ncli("create", "x", "--driver", "lxc", "--template", busybox_lxc, *nic_args({"network": "big", **nic}))
+        assert result.code == 2 and message in result.err, result.err
+        assert len(result.err.strip().splitlines()) == 1
+    assert snapshot(api.home.root) == before
+
+
+def nic_args(nic: dict) -> list[str]:
+    args = ["--network", nic["network"]]
+    if "mac" in nic:
+        args += ["--mac", nic["mac"]]
+    if "ip" in nic:
+        args += ["--ip", nic["ip"]]
+    return args
+
+
+@pytest.fixture
+def busybox_lxc(creature_api):
+    """A busybox template for LXC, whose create is cheap enough for hundreds of machines."""
+    from creature.testing import required_drivers
+
+    probe = creature_api.probe("lxc")
+    if not probe.usable:
+        if "lxc" in required_drivers():
+            pytest.fail(f"lxc is required here but not usable: {probe.reason}")
+        pytest.skip(f"lxc is not usable here: {probe.reason}")
+    creature_api.templates.build("bb", "busybox")
+    return "bb"
+
+
+BAD_NETWORKS = {
+    "overlapping subnet": (["network", "create", "other", "--subnet", "10.77.0.128/25"], "overlaps 10.77.0.0/24 of network 'lan'"),
+    "bridge name in use": (["network", "create", "taken", "--subnet", "10.80.0.0/24"], "already in use"),
+    "bridge of another network": (["network", "create", "again", "--subnet", "10.81.0.0/24", "--bridge", "lan"], "already used by network 'lan'"),
+    "gateway outside the subnet": (["network", "create", "gw", "--subnet", "10.82.0.0/24", "--gateway", "10.83.0.1"], "outside the subnet"),
+    "subnet overlapping an address here": (["network", "create", "near", "--subnet", "10.84.0.0/16"], "overlaps 10.84.1.0/24 on interface taken"),
+    "bad subnet": (["network", "create", "bad", "--subnet", "10.85.0.0/33"], "invalid subnet"),
+    "IPv6 subnet": (["network", "create", "six", "--subnet", "fd00::/64"], "IPv6"),
+    "no subnet": (["network", "create", "none"], "needs --subnet"),
+    "range with the gateway": (["network", "create", "rg", "--subnet", "10.86.0.0/24", "--dhcp-range", "10.86.0.1-10.86.0.9"], "contains the gateway"),
+    "range backwards": (["network", "create", "rb", "--subnet", "10.86.0.0/24", "--dhcp-range", "10.86.0.9-10.86.0.5"], "starts after it ends"),
+    "bad network name": (["network", "create", "Bad/Name", "--subnet", "10.87.0.0/24"], "invalid network name"),
+    "long bridge name": (["network", "create", "br", "--subnet", "10.87.0.0/24", "--bridge", "a-very-long-bridge-name"], "invalid bridge name"),
+    "duplicate network": (["network", "create", "lan", "--subnet", "10.88.0.0/24"], "already exists"),
+    "missing external bridge": (["network", "create", "ext", "--external", "nosuchbr"], "does not exist"),
+    "external not a bridge": (["network", "create", "ext", "--external", "taken"], "is not a bridge"),
+    "rm unknown network": (["network", "rm", "nosuch"], "no network named 'nosuch'"),
+    "leases of unknown network": (["network", "leases", "nosuch"], "no network named"),
+    "--mac without --network": (["create", "x", "--template", "bb", "--mac", "00:16:3e:00:00:01"], "give --network NAME first"),
+    "more --ip than --network": (["create", "x", "--template", "bb", "--network", "lan", "--ip", "10.77.0.5", "--ip", "10.77.0.6"], "2 --ip for 1 --network"),
+    "wait-ip without a NIC": (["wait-ip", "nonic"], "has no network interface"),
+    "wait-ip negative timeout": (["wait-ip", "nonic", "--timeout", "-1"], "-1"),
+}
+
+
+def test_bad_network_input_changes_nothing(ncli, netns, busybox_lxc):
+    """Acceptance: one-line errors, exit 2, nothing created (inventory, files, interfaces, processes)."""
+    ncli.ok("network", "create", "lan", "--subnet", "10.77.0.0/24")
+    ncli.ok("create", "nonic", "--driver", "lxc", "--template", busybox_lxc)
+    netns.ip("link", "add", "taken", "type", "veth", "peer", "name", "taken-peer")
+    netns.ip("addr", "add", "10.84.1.1/24", "dev", "taken")
+    before = snapshot(ncli.home), netns.links(), _processes(ncli.home)
+    failures = []
+    for case, (args, message) in BAD_NETWORKS.items():
+        result = ncli(*args)
+        lines = result.err.strip().splitlines()
+        if result.code != 2 or len(lines) != 1 or not lines[0].startswith("creature: error: ") or message not in lines[0]:
+            failures.append(f"{case}: exit {result.code}: {result.err.strip()!r}")
+    assert not failures, "\n".join(failures)
+    assert (snapshot(ncli.home), netns.links(), _processes(ncli.home)) == before
+
+
+def _processes(home) -> set[tuple[int, str]]:
+    """dnsmasq processes (pid, cmdline) of this home (other tests on the host may run their own)."""
+    import os
+    from pathlib import Path
+
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "dnsmasq" in cmd.split(" ")[0] and str(home) in cmd:
+            found.add((int(pid), cmd))
+    return found
+
+
+def test_rm_refused_in_use_then_leaves_nothing(ncli, netns, creature_api):
+    """Acceptance 4: rm of a network in use is refused; afterwards no dnsmasq, bridge, veth or folder is left."""
+    creature_api.templates.build("bb", "busybox")
+    if not creature_api.probe("lxc").usable:
+        pytest.skip(f"lxc is not usable here: {creature_api.probe('lxc').reason}")
+    ncli.ok("network", "create", "lan", "--subnet", "10.77.0.0/24")
+    ncli.ok("create", "g1", "--driver", "lxc", "--template", "bb", "--network", "lan")
+    ncli.ok("start", "g1")
+    ncli.ok("wait-ip", "g1", "--timeout", "20")
+    record = creature_api.networks.dnsmasq(creature_api.networks.get("lan")).record()
+    assert record is not None and record.alive()
+    assert any(kind == "veth" for kind in netns.links().values())
+    refused = ncli("network", "rm", "lan")
+    assert refused.code == 2 and "used by g1" in refused.err
+    assert netns.links().get("lan") == "bridge" and record.alive()
+    ncli.ok("destroy", "--force", "g1")
+    ncli.ok("network", "rm", "lan")
+    assert not record.alive(), "dnsmasq still runs"
+    assert ProcessRecord.of(record.pid) is None or ProcessRecord.of(record.pid) != record
+    assert set(netns.links()) == {"lo"}, netns.links()
+    assert not (ncli.home / "networks" / "lan").exists()
+    assert ncli.ok("network", "list", "--format", "json").json() == []
+
+
+def test_networks_come_back_idempotently(ncli, netns, creature_api):
+    """`network up` (what `host up` calls through Networks.up_all) recreates a lost bridge and dnsmasq, once."""
+    ncli.ok("network", "create", "lan", "--subnet", "10.77.0.0/24")
+    ncli.ok("network", "create", "quiet", "--subnet", "10.79.0.0/24", "--no-dhcp")
+    networks = creature_api.networks
+    daemon = networks.dnsmasq(networks.get("lan"))
+    first = daemon.record()
+    ncli.ok("network", "up")
+    assert daemon.record() == first and first.alive(), "up must keep a running dnsmasq"
+    daemon.stop()  # the dnsmasq this test's creature started
+    netns.ip("link", "del", "lan")
+    netns.ip("link", "del", "quiet")
+    assert {r["name"]: r["state"] for r in ncli.ok("network", "list", "--format", "json").json()} == {"lan": "down", "quiet": "down"}
+    ncli.ok("network", "up")
+    ncli.ok("network", "up")
+    second = daemon.record()
+    assert second is not None and second.alive() and second != first
+    assert {r["name"]: r["state"] for r in ncli.ok("network", "list", "--format", "json").json()} == {"lan": "up", "quiet": "up"}
+    assert len([p for p in _processes(ncli.home) if str(daemon.conf) in p[1]]) == 1, "exactly one dnsmasq per network"
+    addrs = netns.ip("-4", "-o", "addr", "show", "dev", "lan").stdout
+    assert "10.77.0.1/24" in addrs and addrs.count("inet ") == 1
+
+
+def test_wait_ip_answers_within_half_a_second_of_the_lease(ncli, creature_api):
+    """Acceptance 3: `wait-ip`, already waiting when the machine starts, prints the address < 0.5 s after dnsmasq's lease."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not creature_api.probe("lxc").usable:
+        pytest.skip(f"lxc is not usable here: {creature_api.probe('lxc').reason}")
+    creature_api.templates.build("bb", "busybox")
+    ncli.ok("network", "create", "lan", "--subnet", "10.77.0.0/24")
+    ncli.ok("create", "g1", "--driver", "lxc", "--template", "bb", "--network", "lan")
+    creature = [shutil.which("nsenter"), f"--net=/run/netns/{ncli.netns}", sys.executable, "-m", "creature", "--home", str(ncli.home)]
+    waiter = subprocess.Popen([*creature, "wait-ip", "g1", "--timeout", "30"], stdout=subprocess.PIPE, text=True)
+    starter = None
+    try:
+        time.sleep(1.5)  # let it start polling
+        starter = subprocess.Popen([*creature, "start", "g1"], stdout=subprocess.DEVNULL)
+        line = waiter.stdout.readline()
+        answered = time.time_ns()  # when the answer is printed, not when the interpreter has exited
+        assert waiter.wait(timeout=30) == 0 and starter.wait(timeout=60) == 0
+    finally:
+        for proc in (waiter, starter):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    leases = creature_api.networks.folder("lan") / "leases"
+    ip, mac, source = line.split()
+    assert (mac, source) == (creature_api.machine("g1").spec.nics[0].mac, "dhcp-lease")
+    latency = (answered - leases.stat().st_mtime_ns) / 1e9
+    print(f"wait-ip answered {latency * 1000:.1f} ms after the lease of {ip}")
+    assert 0 <= latency < 0.5, f"wait-ip answered {latency:.3f} s after the lease"
+
+
+def test_external_bridge_and_neighbour_addresses(ncli, netns, creature_api):
+    """--external: NICs join a bridge creature did not make; its address is learnt from the neighbour table."""
+    if not creature_api.probe("lxc").usable:
+        pytest.skip(f"lxc is not usable here: {creature_api.probe('lxc').reason}")
+    creature_api.templates.build("bb", "busybox")
+    netns.ip("link", "add", "br0", "type", "bridge")
+    netns.ip("addr", "add", "10.90.0.1/24", "dev", "br0")
+    netns.ip("link", "set", "br0", "up")
+    ncli.ok("network", "create", "ext", "--external", "br0")
+    refused = ncli("create", "g1", "--driver", "lxc", "--template", "bb", "--network", "ext", "--ip", "10.90.0.5")
+    assert refused.code == 2 and "external" in refused.err
+    ncli.ok("create", "g1", "--driver", "lxc", "--template", "bb", "--network", "ext")
+    ncli.ok("start", "g1")
+    mac = ncli.ok("show", "g1", "--format", "json").json()["macs"][0]
+    ports = netns.ip("-o", "link", "show", "master", "br0").stdout
+    assert "veth" in ports, "the container's veth must be a port of the external bridge"
+    # nobody serves DHCP there: give the guest an address by hand and let it talk to the gateway
+    assert ncli("exec", "g1", "--", "ip", "addr", "add", "10.90.0.7/24", "dev", "eth0").code == 0
+    assert ncli("exec", "g1", "--", "ping", "-c", "1", "-W", "2", "10.90.0.1").code == 0
+    info = ncli.ok("show", "g1", "--format", "json").json()
+    assert {"mac": mac, "ip": "10.90.0.7", "source": "neighbour"} in info["addresses"], info["addresses"]
+    assert ncli.ok("wait-ip", "g1", "--timeout", "5").out.split() == ["10.90.0.7", mac, "neighbour"]
+    leases = ncli("network", "leases", "ext")
+    assert leases.code == 2 and "no creature DHCP" in leases.err
+    ncli.ok("destroy", "--force", "g1")
+    ncli.ok("network", "rm", "ext")
+    assert netns.links().get("br0") == "bridge", "rm of an external network leaves its bridge alone"
+
+
+def test_parallel_creates_get_distinct_reservations(ncli, creature_api):
+    """Eight `creature create --network` at once: distinct MACs and addresses, and every one in dnsmasq's hosts file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not creature_api.probe("lxc").usable:
+        pytest.skip(f"lxc is not usable here: {creature_api.probe('lxc').reason}")
+    creature_api.templates.build("bb", "busybox")
+    ncli.ok("network", "create", "lan", "--subnet", "10.77.0.0/24")
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: ncli("create", f"p{i}", "--driver", "lxc", "--template", "bb", "--network", "lan"), range(8)))
+    assert [r.code for r in results] == [0] * 8, [r.err for r in results]
+    nics = creature_api.inventory.nics("lan")
+    assert len({n["mac"] for n in nics}) == 8 and len({n["ip"] for n in nics}) == 8
+    hosts = (creature_api.networks.folder("lan") / "hosts").read_text().splitlines()
+    assert sorted(hosts) == sorted(f"{n['mac']},{n['ip']}" for n in nics)
+
+
+def test_tap_helpers_for_vm_drivers(ncli, netns):
+    """create_tap/remove_tap/bridge_for/tap_name, as QEMU and UML use them, on a real bridge."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if not os.path.exists("/dev/net/tun"):
+        pytest.skip("/dev/net/tun is missing: tap devices cannot be made here")
+    ncli.ok("network", "create", "lan", "--subnet", "10.77.0.0/24")
+    code = (
+        "import sys\n"
+        "from creature.home import Home\n"
+        "from creature.model import Nic\n"
+        "from creature.network import bridge_for, create_tap, remove_tap, tap_name\n"
+        "tap = tap_name('web', 0)\n"
+        "create_tap(tap, bridge_for(Home(sys.argv[1]), Nic(network='lan')))\n"
+        "create_tap(tap, 'lan')\n"  # a stale tap of the same name is replaced, not an error
+        "print(tap)\n"
+        "if sys.argv[2] == 'remove':\n"
+        "    remove_tap(tap); remove_tap(tap)\n"
+    )
+    run = [shutil.which("nsenter"), f"--net=/run/netns/{netns.name}", sys.executable, "-c", code, str(ncli.home)]
+    tap = subprocess.run([*run, "keep"], capture_output=True, text=True, check=True).stdout.strip()
+    assert len(tap) <= 15 and tap == subprocess.run([*run, "keep"], capture_output=True, text=True, check=True).stdout.strip()
+    assert netns.links()[tap] == "tun"
+    assert tap in netns.ip("-o", "link", "show", "master", "lan").stdout
+    subprocess.run([*run, "remove"], capture_output=True, text=True, check=True)
+    assert tap not in netns.links()
+
+
+def test_rebuilt_inventory_keeps_networks_and_reservations(ncli, busybox_lxc):
+    """`doctor --rebuild` restores networks (from network.json) and each NIC's MAC/IP reservation."""
+    ncli.ok("network", "create", "lan", "--subnet", "10.77.0.0/24")
+    ncli.ok("network", "create", "quiet", "--subnet", "10.79.0.0/24", "--no-dhcp")
+    ncli.ok("create", "g1", "--driver", "lxc", "--template", busybox_lxc, "--network", "lan", "--ip", "10.77.0.9")
+    before = ncli.ok("show", "g1", "--format", "json").json()["nics"]
+    networks = ncli.ok("network", "list", "--format", "json").json()
+    inventory = ncli.home / "inventory.sqlite"
+    for side in ("-wal", "-shm"):
+        inventory.with_name("inventory.sqlite" + side).unlink(missing_ok=True)
+    inventory.write_bytes(b"this is not a database" * 100)
+    ncli.ok("doctor", "--rebuild")
+    assert ncli.ok("network", "list", "--format", "json").json() == networks
+    assert ncli.ok("show", "g1", "--format", "json").json()["nics"] == before
+    taken = ncli("create", "g2", "--driver", "lxc", "--template", busybox_lxc, "--network", "lan", "--mac", before[0]["mac"])
+    assert taken.code == 2 and "already used by machine 'g1'" in taken.err
