@@ -92,3 +92,11 @@ def test_version_1_inventory_gains_network_tables_with_its_nics(tmp_path):
     inventory.remove_machine("old")
     assert inventory.nics() == []
     inventory.close()
+
+
+def test_allocation_respects_the_drivers_range():
+    from creature import macs
+
+    seen = {macs.allocate("00:50:56", lambda m: False, max4=0x3F) for _ in range(300)}
+    assert all(int(m.split(":")[3], 16) <= 0x3F for m in seen)
+    assert len({m.split(":")[3] for m in seen}) > 20  # still spread over the allowed range

@@ -132,7 +132,7 @@ class Creature:
         with self.home.lock("machine", spec.name), self._nic_allocation(spec):
             if self.inventory.machine(spec.name) is not None:
                 raise InputError(f"machine {spec.name!r} already exists")
-            spec = self.networks.assign(spec, driver.mac_prefix)
+            spec = self.networks.assign(spec, driver.mac_prefix, driver.mac_max4)
             final = self.home.machine_dir(spec.name)
             if final.exists():
                 raise CreatureError(f"{final} exists but is not in the inventory: run `creature doctor --fix`")
@@ -425,7 +425,7 @@ class Creature:
             raise InputError(f"machine {spec.name!r} already exists")
         driver = self.driver(driver_name)
         driver.dry_run = True
-        spec = self.networks.assign(spec, driver.mac_prefix)  # checks the NICs; reads only
+        spec = self.networks.assign(spec, driver.mac_prefix, driver.mac_max4)  # checks the NICs; reads only
         machine = Machine(spec=spec, dir=self.home.root / "machines" / spec.name)
         staging = Path(tempfile.mkdtemp(prefix="creature-plan."))
         try:

@@ -75,6 +75,8 @@ class Driver:
     name: ClassVar[str]
     priority: ClassVar[int] = 0
     mac_prefix: ClassVar[str] = "52:54:00"
+    # the highest fourth octet the hypervisor accepts under its OUI (VMware: static MACs only to 00:50:56:3f)
+    mac_max4: ClassVar[int] = 0xFF
     capabilities: ClassVar[Capabilities] = Capabilities()
     description: ClassVar[str] = ""
 

@@ -29,11 +29,12 @@ def check_mac(mac: str) -> str:
     return mac
 
 
-def allocate(prefix: str, in_use: Callable[[str], bool], taken: set[str] = frozenset()) -> str:
-    """A random MAC under prefix that in_use() and taken both reject (2**24 choices per OUI)."""
+def allocate(prefix: str, in_use: Callable[[str], bool], taken: set[str] = frozenset(), max4: int = 0xFF) -> str:
+    """A random MAC under prefix (fourth octet at most max4) that in_use() and taken both reject."""
     prefix = check_prefix(prefix)
     for _ in range(1000):
-        mac = prefix + "".join(f":{b:02x}" for b in secrets.token_bytes(3))
+        raw = secrets.token_bytes(3)
+        mac = prefix + "".join(f":{b:02x}" for b in (raw[0] % (max4 + 1), raw[1], raw[2]))
         if mac not in taken and not in_use(mac):
             return mac
     raise CreatureError(f"no free MAC address found under {prefix} after 1000 tries")

@@ -280,7 +280,7 @@ class Networks:
         return [{"mac": lease.mac, "ip": lease.ip, "machine": owners.get(lease.mac), "hostname": lease.hostname,
                  "expires": lease.expires} for lease in read_leases(self.dnsmasq(network).leases)]
 
-    def assign(self, spec: MachineSpec, mac_prefix: str) -> MachineSpec:
+    def assign(self, spec: MachineSpec, mac_prefix: str, mac_max4: int = 0xFF) -> MachineSpec:
         """The spec with every NIC's MAC (under mac_prefix unless given) and reserved IP filled in and checked."""
         nics: list[Nic] = []
         for nic in spec.nics:
@@ -294,7 +294,7 @@ class Networks:
                 if owner is not None or mac in taken:
                     raise InputError(f"MAC address {mac} is already used by machine {owner or spec.name!r}")
             else:
-                mac = macs.allocate(mac_prefix, lambda m: self.inventory.mac_in_use(m) is not None, taken)
+                mac = macs.allocate(mac_prefix, lambda m: self.inventory.mac_in_use(m) is not None, taken, mac_max4)
             ip = self._reserve(network, mac, nic.ip, {n.ip for n in nics if n.network == network.name and n.ip})
             nics.append(Nic(network=network.name, mac=mac, ip=ip))
         return spec.model_copy(update={"nics": nics})

@@ -42,6 +42,7 @@ class VmwareDriver(Driver):
     name = "vmware"
     priority = 20
     mac_prefix = "00:50:56"
+    mac_max4 = 0x3F
     capabilities = Capabilities(graceful_stop=True, autostart=True, vm=True)
     description = "VMware Workstation VMs (vmrun, .vmx)"
 
