@@ -85,6 +85,11 @@ class Inventory:
 
     def _open(self) -> sqlite3.Connection:
         new = not self.path.exists()
+        if new and not self.path.parent.is_dir():
+            try:
+                self.path.parent.mkdir(mode=0o700, parents=True)  # a first command on a new home may only read
+            except OSError as exc:
+                raise CreatureError(f"cannot create the creature home {self.path.parent}: {exc.strerror}") from None
         try:
             wait = float(os.environ.get("CREATURE_LOCK_TIMEOUT", "30"))
             db = sqlite3.connect(self.path, timeout=wait, isolation_level=None)
