@@ -56,3 +56,13 @@ def test_create_from_spec_file(creature_cli, busybox, tmp_path):
     # the command line overrides the file
     creature_cli.ok("create", "other", "-f", str(spec), "--memory", "64M")
     assert creature_cli.ok("show", "other", "--format", "json").json()["memory"] == 64
+
+
+def test_a_new_home_is_created_by_a_first_read(tmp_path):
+    from creature.testing import CLI
+
+    home = tmp_path / "brand" / "new"
+    cli = CLI(home)
+    assert cli.ok("list", "--format", "json").json() == []
+    assert cli.ok("template", "list", "--format", "csv").out.splitlines() == ["name,method,os,suite,size,created,machines"]
+    assert oct(home.stat().st_mode & 0o777) == "0o700"
