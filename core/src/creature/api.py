@@ -46,6 +46,8 @@ class Creature:
             self.registry.check_known(name)
             try:
                 self._probes[name] = self.driver(name).probe(self.host)
+            except InputError:
+                raise  # the request itself is wrong (say, a local-only driver on a remote host)
             except Exception as exc:  # a broken probe makes its driver unusable, never the tool
                 from creature.drivers import Check
 
