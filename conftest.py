@@ -12,12 +12,13 @@ _BEFORE = {}
 
 def _host_addresses() -> dict[str, list[str]]:
     try:
-        out = subprocess.run(["ip", "-j", "addr", "show"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(["ip", "-j", "-d", "addr", "show"], capture_output=True, text=True, timeout=10).stdout
         links = json.loads(out or "[]")
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return {}
+    # the host's own devices only: veths, bridges and taps come and go with tests (and other sessions)
     return {link["ifname"]: sorted(f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", []) if a.get("scope") != "link")
-            for link in links}
+            for link in links if "info_kind" not in link.get("linkinfo", {})}
 
 
 def pytest_sessionstart(session):

@@ -29,11 +29,24 @@ mkdir -p /dev/pts /run /tmp /var/run
 [ -e /dev/pts/ptmx ] || mount -t devpts devpts /dev/pts 2>/dev/null
 mount -t tmpfs -o mode=0755 tmpfs /run 2>/dev/null
 [ -f /etc/hostname ] && hostname -F /etc/hostname
-# VM drivers cannot write into a copy-on-write disk: they pass the name on the kernel command line
+# VM drivers cannot write into a copy-on-write disk: they pass the name and the NICs' configuration
+# (creature.dhcp=eth0,eth1 creature.ip=eth2:10.79.0.5/24) on the kernel command line
+dhcp= static=
 for word in $(cat /proc/cmdline 2>/dev/null); do
-  case "$word" in creature.hostname=*) hostname "${word#creature.hostname=}";; esac
+  case "$word" in
+    creature.hostname=*) hostname "${word#creature.hostname=}";;
+    creature.dhcp=*) dhcp="$dhcp $(echo "${word#creature.dhcp=}" | tr , ' ')";;
+    creature.ip=*) static="$static ${word#creature.ip=}";;
+  esac
 done
 [ -f /etc/network/interfaces ] && ifup -a -f >/dev/null 2>&1 &
+[ -n "$dhcp$static" ] && ip link set lo up
+for nic in $static; do ip addr add "${nic#*:}" dev "${nic%%:*}" && ip link set "${nic%%:*}" up; done
+# in the background, like ifup above: a lease must not hold up the boot; a discover a second, since one
+# sent while the tap is still joining the bridge is lost and the default waits 3 s to repeat it
+for nic in $dhcp; do
+  udhcpc -b -t 20 -T 1 -A 5 -i "$nic" -x "hostname:$(hostname)" -s /etc/udhcpc/default.script -p "/run/udhcpc.$nic.pid" >/dev/null 2>&1 &
+done
 for script in /etc/rc.d/S*; do [ -x "$script" ] && "$script" start; done
 echo "creature: $(hostname) is up"
 """

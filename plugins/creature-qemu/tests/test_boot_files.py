@@ -94,7 +94,7 @@ def test_initramfs_carries_busybox_modules_in_dependency_order(host_kernel):
     assert files["init"][1].decode() == initramfs.INIT
     assert files["bin/busybox"][1] == initramfs.host_busybox().read_bytes()
     order = files["lib/modules/base.order"][1].decode().split()
-    for needed in ("virtio_pci.ko", "virtio_blk.ko", "ext4.ko", "crc32c_generic.ko", "button.ko", "evdev.ko", "pvpanic-mmio.ko"):
+    for needed in ("virtio_pci.ko", "virtio_blk.ko", "virtio_net.ko", "ext4.ko", "crc32c_generic.ko", "button.ko", "evdev.ko", "pvpanic-mmio.ko"):
         assert needed in order and f"lib/modules/{needed}" in files
     assert order.index("virtio.ko") < order.index("virtio_blk.ko")
     assert order.index("jbd2.ko") < order.index("ext4.ko") and order.index("mbcache.ko") < order.index("ext4.ko")

@@ -161,20 +161,25 @@ def test_plan_shows_the_exact_commands(qemu_api):
     assert json.loads(status.stdout)["status"] == "running"
 
 
-def test_seed_and_user_nic_reach_the_command_line(qemu_api):
+def test_seed_and_tap_nics_reach_the_command_line(qemu_api):
+    """A seed CD-ROM; each NIC a virtio-net on its stable tap with the NIC's MAC; DHCP asked on the kernel command line."""
     from creature.model import Machine, MachineSpec
+    from creature.network import tap_name
 
     api = qemu_api
     machine = api.machine("bb1")
-    spec = MachineSpec.parse({"name": "n1", "driver": "qemu", "template": "bb", "nics": [{}, {"mac": "52:54:00:aa:bb:cc"}]})
+    nics = [{"network": "lan", "mac": "52:54:00:aa:bb:01"}, {"network": "lan", "mac": "52:54:00:aa:bb:cc"}]
+    spec = MachineSpec.parse({"name": "n1", "driver": "qemu", "template": "bb", "nics": nics})
     other = Machine(spec=spec, dir=machine.dir.parent / "n1", data={**machine.data, "cloud_init_seed": "/tmp/seed.iso"})
     argv = api.driver("qemu").argv(other)
     joined = " ".join(argv)
     assert "file=/tmp/seed.iso,format=raw,media=cdrom,readonly=on" in joined
-    assert "creature.cdrom" in argv[argv.index("-append") + 1]
-    assert "virtio-net-pci,netdev=net1,mac=52:54:00:aa:bb:cc" in joined
-    assert "-netdev user,id=net0" in joined and "-nic none" not in joined
+    append = argv[argv.index("-append") + 1]
+    assert "creature.cdrom" in append and "creature.dhcp=eth0,eth1" in append.split()
+    assert f"-netdev tap,id=n1,ifname={tap_name('n1', 1)},script=no,downscript=no" in joined
+    assert "virtio-net-pci,netdev=n1,mac=52:54:00:aa:bb:cc" in joined and "-nic none" not in joined
     assert "-nic none" in " ".join(api.driver("qemu").argv(machine))
+    assert "creature.dhcp" not in " ".join(api.driver("qemu").argv(machine))
 
 
 @pytest.mark.slow

@@ -71,7 +71,11 @@ class ConsoleSession:
         marker = f"END-{int(tag, 16)}-".encode()
         out = self.expect(marker, timeout)
         status = int(self.expect(b"\n", timeout).strip())
-        return status, out.decode(errors="replace").split("\n", 1)[-1].replace("\r", "")
+        text = out.decode(errors="replace").replace("\r", "")
+        # the echo of the command line comes first, at times twice (the tty echoes it before ash redraws it after its
+        # prompt): drop through the last one
+        echoed = f"END-$((0x{tag}))-$?"
+        return status, text.rpartition(echoed)[2].partition("\n")[2] if echoed in text else text.split("\n", 1)[-1]
 
 
 class TestUmlConformance(DriverConformance):
@@ -344,3 +348,21 @@ def test_dry_runs_change_nothing_and_show_the_commands(uml, creature_cli):
     assert f"{home}/machines/ud/uml/ud/mconsole cad" in creature_cli.ok("stop", "ud", "--dry-run").out
     assert "kill -s KILL -- -" in creature_cli.ok("kill", "ud", "--dry-run").out
     assert creature_cli.ok("show", "ud", "--format", "json").json()["state"] == "running"
+
+
+def test_nics_become_tuntap_options_and_dhcp_words(uml):
+    """Each NIC is eth{i}=tuntap,TAP,MAC on its stable tap; the guest is told to ask DHCP; nsenter is not UML's cmdline."""
+    from creature.model import Machine, MachineSpec
+    from creature.network import tap_name
+    from creature_uml import command
+
+    nics = [{"network": "lan", "mac": "fe:fd:00:00:00:01"}, {"network": "lan", "mac": "fe:fd:00:00:00:02"}]
+    machine = Machine(spec=MachineSpec.parse({"name": "n1", "driver": "uml", "template": "bb", "nics": nics}),
+                      dir=uml.home.machines / "n1", data={"image": "/base.ext4"})
+    assert command.nic_options(machine) == [f"eth0=tuntap,{tap_name('n1', 0)},fe:fd:00:00:00:01",
+                                            f"eth1=tuntap,{tap_name('n1', 1)},fe:fd:00:00:00:02"]
+    prefix = ["/usr/bin/nsenter", "--net=/proc/1/ns/net", "--"]
+    argv = command.boot_argv(machine, "/tmp", prefix, ["creature.dhcp=eth0,eth1"])
+    assert argv[:3] == prefix and "creature.dhcp=eth0,eth1" in argv
+    assert command.exec_cmdline(argv).split()[0].endswith("/linux.uml")
+    assert command.exec_cmdline(argv) == command.exec_cmdline(argv[3:])

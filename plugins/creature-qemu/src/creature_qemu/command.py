@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from creature.errors import CreatureError, InputError
 from creature.model import Machine, Nic
+from creature.network import tap_name
 
 QEMU = "qemu-system-x86_64"
-MAC_PREFIX = "52:54:00"
 
 
 @dataclass(frozen=True)
@@ -57,14 +56,8 @@ class Boot:
         return self.kernel is not None
 
 
-def default_mac(machine: str, index: int) -> str:
-    """A stable MAC under QEMU's OUI for a NIC the operator gave none (a hash of machine name and index)."""
-    digest = hashlib.sha256(f"{machine}/{index}".encode()).digest()
-    return MAC_PREFIX + "".join(f":{b:02x}" for b in digest[:3])
-
-
-def kernel_append(machine: Machine, guest: dict, seed: bool) -> str:
-    """The kernel command line creature's initramfs and guests understand."""
+def kernel_append(machine: Machine, guest: dict, seed: bool, network: list[str] = ()) -> str:
+    """The kernel command line creature's initramfs and guests understand (network: creature.network.guest_cmdline's words)."""
     words = ["console=ttyS0", "root=/dev/vda", "rw", "panic=-1", "net.ifnames=0", f"creature.hostname={machine.name}"]
     if guest.get("init"):
         words.append(f"init={guest['init']}")
@@ -72,29 +65,31 @@ def kernel_append(machine: Machine, guest: dict, seed: bool) -> str:
         words.append(f"creature.acpi={guest['acpi_signal']}")
     if seed:
         words.append("creature.cdrom")
-    return " ".join(words)
+    return " ".join([*words, *network])
 
 
 def nic_args(machine: Machine, index: int, nic: Nic) -> list[str]:
-    """One NIC: QEMU user networking for now.
+    """One NIC: a virtio-net on the tap the driver made on the NIC's bridge (tap_name: stable, so plans match starts)."""
+    if nic.network is None or nic.mac is None:
+        raise InputError(f"machine {machine.name!r}: NIC {index} has no network or MAC (the core assigns both at create)")
+    tap = tap_name(machine.name, index)
+    # script=no: creature made the tap and plugs it into the bridge itself; QEMU only opens it
+    return ["-netdev", f"tap,id=n{index},ifname={tap},script=no,downscript=no",
+            "-device", f"virtio-net-pci,netdev=n{index},mac={nic.mac}"]
 
-    Creature networks (bridges and taps, `--network lan`) plug in here once the network work lands:
-    a `-netdev tap,ifname=...,script=no,downscript=no` made by the creature_network_attach hook.
+
+def qemu_argv(qemu: str, machine: Machine, accel: str, boot: Boot, seed: Path | None = None,
+              prefix: list[str] = ()) -> list[str]:
+    """The complete argv that starts machine detached, with its QMP and console sockets in its folder.
+
+    prefix (creature.network.bridge_netns) runs QEMU in its NICs' bridge namespace, where their taps are.
     """
-    if nic.network is not None:
-        raise InputError(f"machine {machine.name!r}: the qemu driver does not attach creature networks yet (network {nic.network!r})")
-    mac = nic.mac or default_mac(machine.name, index)
-    return ["-netdev", f"user,id=net{index}", "-device", f"virtio-net-pci,netdev=net{index},mac={mac}"]
-
-
-def qemu_argv(qemu: str, machine: Machine, accel: str, boot: Boot, seed: Path | None = None) -> list[str]:
-    """The complete argv that starts machine detached, with its QMP and console sockets in its folder."""
     paths = Paths(machine.dir)
     spec = machine.spec
     if accel not in ("tcg", "kvm"):
         raise CreatureError(f"unknown accelerator {accel!r}")
     argv = [
-        qemu, "-name", machine.name,
+        *prefix, qemu, "-name", machine.name,
         "-machine", f"q35,accel={accel}",
         "-cpu", "host" if accel == "kvm" else "qemu64",  # qemu64 boots faster than max under TCG
         "-smp", str(spec.cpus), "-m", f"{spec.memory}M",

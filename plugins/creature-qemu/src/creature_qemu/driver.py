@@ -15,6 +15,7 @@ from creature.errors import CreatureError
 from creature.home import write_private
 from creature.host import HostFacts
 from creature.model import Machine, State, Template
+from creature.network import create_taps, guest_cmdline, machine_netns, remove_taps, taps_plan
 from creature.procs import ProcessRecord, run, which
 from creature.templates import disk_image
 
@@ -75,7 +76,7 @@ class QemuDriver(Driver):
     name = "qemu"
     priority = 10
     mac_prefix = "52:54:00"
-    capabilities = Capabilities(console=True, exec=False, graceful_stop=True, autostart=True, cow_clone=True, vm=True)
+    capabilities = Capabilities(console=True, exec=False, graceful_stop=True, autostart=True, cow_clone=True, vm=True, networks=True)
     description = "QEMU virtual machines, software emulation (TCG)"
     accel = "tcg"
 
@@ -135,13 +136,13 @@ class QemuDriver(Driver):
         if method == "template":
             # its own initrd finds the root disk; our initramfs's acpid is not there
             guest = {k: v for k, v in guest.items() if k != "acpi_signal"}
-            append = kernel_append(machine, guest, seed=False)
+            append = kernel_append(machine, guest, seed=False, network=guest_cmdline(self.home, machine.spec.nics))
             return Boot(kernel=Path(machine.data["kernel"]), initrd=Path(machine.data["initrd"]), append=append)
         from creature_qemu.initramfs import cached_initramfs
         from creature_qemu.kernel import cached_vmlinux, installed_kernel
 
         kernel = installed_kernel()
-        append = kernel_append(machine, guest, seed=seed_of(machine) is not None)
+        append = kernel_append(machine, guest, seed=seed_of(machine) is not None, network=guest_cmdline(self.home, machine.spec.nics))
         return Boot(kernel=cached_vmlinux(kernel, build), initrd=cached_initramfs(kernel, build), append=append)
 
     def argv(self, machine: Machine, build: bool = True) -> list[str]:
@@ -149,18 +150,20 @@ class QemuDriver(Driver):
         qemu = which(QEMU)
         if qemu is None:
             raise CreatureError(f"{QEMU} not found (install the Debian package qemu-system-x86)")
-        return qemu_argv(qemu, machine, self.accel, self.boot(machine, build), seed_of(machine))
+        return qemu_argv(qemu, machine, self.accel, self.boot(machine, build), seed_of(machine), machine_netns(self.home, machine))
 
     def plan(self, machine: Machine, action: str) -> list[list[str]]:
         paths = Paths(machine.dir)
         monitor = [sys.executable, "-m", "creature_qemu.qmp", str(paths.qmp)]
         if action == "start":
-            return [self.argv(machine, build=False)]
+            return [*taps_plan(self.home, machine, "create"), self.argv(machine, build=False)]
         if action == "stop":
-            return [[*monitor, "system_powerdown"], [*monitor, "quit"]]  # quit only after the timeout
+            # quit only after the timeout; the taps go once QEMU has exited
+            return [[*monitor, "system_powerdown"], [*monitor, "quit"], *taps_plan(self.home, machine, "remove")]
         if action == "kill":
             record = self._record(machine)
-            return [["kill", "-KILL", str(record.pid)]] if record is not None and record.alive() else []
+            kill = [["kill", "-KILL", str(record.pid)]] if record is not None and record.alive() else []
+            return [*kill, *taps_plan(self.home, machine, "remove")]
         if action == "destroy":
             return []
         raise CreatureError(f"the {self.name} driver has no plan for {action!r}")
@@ -201,14 +204,20 @@ class QemuDriver(Driver):
             stale.unlink(missing_ok=True)
         # QEMU daemonizes with umask 027 and keeps an existing file's mode: make the log owner-only first
         write_private(paths.console_log, "")
-        with _private_umask():
-            run(argv, timeout=120)
+        create_taps(self.home, machine)
+        try:
+            with _private_umask():
+                run(argv, timeout=120)
+        except BaseException:
+            remove_taps(self.home, machine)  # QEMU did not start: nothing holds them
+            raise
         record = None
         try:
             record = ProcessRecord.of(int(paths.pidfile.read_text().strip()))
         except (OSError, ValueError):
             pass
         if record is None:
+            remove_taps(self.home, machine)
             raise CreatureError(f"{QEMU} returned but machine {machine.name!r} is not running (see {paths.console_log})")
         write_private(paths.record, json.dumps({"qemu": record.to_dict()}))
         for sock in (paths.qmp, paths.console):
@@ -224,9 +233,11 @@ class QemuDriver(Driver):
         return True
 
     def _forget(self, machine: Machine) -> None:
+        """After QEMU is gone: its run files, and its taps (persistent devices outlive the process that opened them)."""
         paths = Paths(machine.dir)
         for path in (paths.record, paths.pidfile, paths.qmp, paths.console):
             path.unlink(missing_ok=True)
+        remove_taps(self.home, machine)
 
     def _power_button(self, record: ProcessRecord | None, sock: Path, timeout: float) -> bool:
         """Press the ACPI power button until QEMU exits or timeout passes; True if it exited."""
@@ -266,6 +277,11 @@ class QemuDriver(Driver):
             if not self._wait_gone(record, 30):
                 raise CreatureError(f"QEMU of {machine.name!r} (pid {record.pid}) did not exit after SIGKILL")
         self._forget(machine)
+
+    def destroy(self, machine: Machine) -> None:
+        # a QEMU that crashed or was killed from outside leaves its taps: the machine's end removes them
+        if self.state(machine) not in (State.RUNNING, State.PAUSED):
+            remove_taps(self.home, machine)
 
     def console(self, machine: Machine) -> int:
         from creature_qemu.console import attach

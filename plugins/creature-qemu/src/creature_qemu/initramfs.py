@@ -25,7 +25,7 @@ mount -t devtmpfs devtmpfs /dev
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 load() { for m in $(cat "/lib/modules/$1.order"); do insmod "/lib/modules/$m" || echo "creature-initramfs: cannot load $m"; done; }
-root=/dev/vda init=/sbin/init acpi= rw=rw
+root=/dev/vda init=/sbin/init acpi= rw=rw dhcp= static=
 for word in $(cat /proc/cmdline); do
   case "$word" in
     root=*) root="${word#root=}";;
@@ -33,12 +33,23 @@ for word in $(cat /proc/cmdline); do
     ro) rw=ro;;
     creature.acpi=*) acpi="${word#creature.acpi=}";;
     creature.cdrom) load cdrom;;
+    creature.dhcp=*) dhcp="$(echo "${word#creature.dhcp=}" | tr , ' ')";;
+    creature.ip=*) static="$static ${word#creature.ip=}";;
   esac
 done
 load base
 for i in $(seq 100); do [ -b "$root" ] && break; sleep 0.05; done
 if ! mount -t ext4 -o "$rw" "$root" /newroot; then
   echo "creature-initramfs: cannot mount $root; here is a shell"; exec sh
+fi
+# Debian guests bring NICs up with ifupdown from interfaces.d: say there what the kernel command line says, at
+# every boot (the driver cannot write into the copy-on-write disk). Busybox guests' rcS reads the words itself.
+conf=/newroot/etc/network/interfaces.d/creature
+if [ -d /newroot/etc/network/interfaces.d ] && { [ -e "$conf" ] || [ -n "$dhcp$static" ]; }; then
+  { echo "# written at boot by creature's initramfs from the kernel command line: edits are lost"
+    for nic in $dhcp; do printf 'auto %s\\niface %s inet dhcp\\n' "$nic" "$nic"; done
+    for nic in $static; do printf 'auto %s\\niface %s inet static\\n    address %s\\n' "${nic%%:*}" "${nic%%:*}" "${nic#*:}"; done
+  } > "$conf"
 fi
 if [ -n "$acpi" ]; then
   # This guest's init ignores the ACPI power button: a busybox acpid, kept outside the root

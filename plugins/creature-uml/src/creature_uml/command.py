@@ -6,6 +6,7 @@ from pathlib import Path
 
 from creature.errors import CreatureError
 from creature.model import Machine
+from creature.network import tap_name
 from creature.procs import which
 
 UNIX_PATH_MAX = 108
@@ -56,21 +57,27 @@ def check_socket_path(machine: Machine) -> None:
 
 
 def nic_options(machine: Machine) -> list[str]:
-    """linux.uml options for the machine's NICs.
+    """linux.uml options for the machine's NICs: each on the tap the driver made on its bridge (tap_name is stable).
 
-    Networks come from creature's network layer: its creature_network_attach hook will make a tap device per
-    NIC on the network's bridge, and each NIC then becomes `eth{i}=tuntap,{tap},{mac}` here.
+    The tap keeps its own MAC; the guest's eth{i} gets the NIC's MAC from UML.
     """
-    if machine.spec.nics:
-        raise CreatureError("creature-uml cannot attach NICs yet: creature networks are not available")
-    return []
+    options = []
+    for index, nic in enumerate(machine.spec.nics):
+        if nic.network is None or nic.mac is None:
+            raise CreatureError(f"machine {machine.name!r}: NIC {index} has no network or MAC (the core assigns both at create)")
+        options.append(f"eth{index}=tuntap,{tap_name(machine.name, index)},{nic.mac}")
+    return options
 
 
-def boot_argv(machine: Machine, tmpdir: str) -> list[str]:
-    """linux.uml booting the machine's copy-on-write disk, with TMPDIR set to a folder that allows exec mappings."""
+def boot_argv(machine: Machine, tmpdir: str, prefix: list[str] = (), network: list[str] = ()) -> list[str]:
+    """linux.uml booting the machine's copy-on-write disk, with TMPDIR set to a folder that allows exec mappings.
+
+    prefix (creature.network.machine_netns) runs it in its NICs' bridge namespace, where their taps are;
+    network: the guest's NIC configuration words (creature.network.guest_cmdline).
+    """
     spec = machine.spec
     argv = [
-        tool("env", "coreutils"), f"TMPDIR={tmpdir}",
+        *prefix, tool("env", "coreutils"), f"TMPDIR={tmpdir}",
         tool("linux.uml", "user-mode-linux"),
         f"umid={spec.name}", f"uml_dir={uml_dir(machine)}",
         f"ubd0={cow_file(machine)},{machine.data['image']}",
@@ -83,12 +90,13 @@ def boot_argv(machine: Machine, tmpdir: str) -> list[str]:
     init = machine.data.get("init")
     if init:
         argv.append(f"init={init}")
-    return argv + nic_options(machine)
+    return argv + list(network) + nic_options(machine)
 
 
 def exec_cmdline(argv: list[str]) -> str:
-    """The command line UML runs under once env (the first two words of boot_argv) has exec'd it, as /proc shows it."""
-    return " ".join(argv[2:])
+    """The command line UML runs under once nsenter (if any) and env (TMPDIR=) have exec'd it, as /proc shows it."""
+    start = next(i for i, word in enumerate(argv) if word.startswith("TMPDIR="))
+    return " ".join(argv[start + 1:])
 
 
 def mconsole_argv(machine: Machine, *request: str) -> list[str]:

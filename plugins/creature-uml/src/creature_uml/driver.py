@@ -14,6 +14,7 @@ from creature.errors import CreatureError, InputError
 from creature.home import write_private
 from creature.host import HostFacts
 from creature.model import Machine, State, Template
+from creature.network import create_taps, guest_cmdline, machine_netns, remove_taps, taps_plan
 from creature.procs import ProcessRecord, run, which
 from creature.templates import disk_image, remove_tree
 
@@ -52,7 +53,7 @@ class UmlDriver(Driver):
     name = "uml"
     priority = 30
     mac_prefix = "fe:fd:00"  # UML's own locally administered prefix
-    capabilities = Capabilities(console=True, exec=False, cow_clone=True, graceful_stop=True, autostart=True, vm=True)
+    capabilities = Capabilities(console=True, exec=False, cow_clone=True, graceful_stop=True, autostart=True, vm=True, networks=True)
     description = "User Mode Linux (linux.uml from the Debian package user-mode-linux)"
 
     def probe(self, host: HostFacts) -> Probe:
@@ -133,7 +134,16 @@ class UmlDriver(Driver):
         if tmpdir is None:
             raise CreatureError(f"no folder for UML's memory file allows executable mappings: {'; '.join(rejected)}")
         self._reap(machine)
-        argv = command.boot_argv(machine, tmpdir)
+        argv = command.boot_argv(machine, tmpdir, machine_netns(self.home, machine), guest_cmdline(self.home, machine.spec.nics))
+        create_taps(self.home, machine)
+        try:
+            self._launch(machine, argv)
+        except BaseException:
+            # UML did not come up: nothing of this run stays (its processes, its taps)
+            self._reap(machine)
+            raise
+
+    def _launch(self, machine: Machine, argv: list[str]) -> None:
         # a umid folder left by a killed UML makes the next boot refuse the umid
         remove_tree(command.uml_dir(machine))
         command.uml_dir(machine).mkdir(mode=0o700)
@@ -198,6 +208,8 @@ class UmlDriver(Driver):
                 alive, members = self._leftovers(machine)
                 raise CreatureError(f"UML processes of {machine.name!r} survived SIGKILL: {[record.pid] if alive else []}{members}")
         (machine.dir / "run.json").unlink(missing_ok=True)
+        # persistent taps outlive the UML that opened them
+        remove_taps(self.home, machine)
 
     def _log_size(self, machine: Machine) -> int:
         try:
@@ -256,12 +268,14 @@ class UmlDriver(Driver):
         self._reap(machine)
 
     def plan(self, machine: Machine, action: str) -> list[list[str]]:
-        """start: linux.uml; stop: mconsole cad, then (only after the timeout) the group kill; kill: the group kill."""
+        """start: the taps, linux.uml; stop: mconsole cad, then (only after the timeout) the group kill; kill: the group
+        kill; both then delete the taps."""
         if action == "start":
             tmpdir, rejected = exec_tmpdir()
             if tmpdir is None:
                 raise CreatureError(f"no folder for UML's memory file allows executable mappings: {'; '.join(rejected)}")
-            return [command.boot_argv(machine, tmpdir)]
+            argv = command.boot_argv(machine, tmpdir, machine_netns(self.home, machine), guest_cmdline(self.home, machine.spec.nics))
+            return [*taps_plan(self.home, machine, "create"), argv]
         if action == "destroy":
             return []
         if action not in ("stop", "kill"):
@@ -270,7 +284,8 @@ class UmlDriver(Driver):
         if record is None or pgid is None or not record.alive():
             return []
         kill = command.kill_argv(pgid)
-        return [command.mconsole_argv(machine, "cad"), kill] if action == "stop" else [kill]
+        unplug = taps_plan(self.home, machine, "remove")
+        return [command.mconsole_argv(machine, "cad"), kill, *unplug] if action == "stop" else [kill, *unplug]
 
     def console_device(self, machine: Machine, timeout: float = BOOT_TIMEOUT) -> str:
         """The host pty of the guest's tty1, as UML reports it over mconsole once the guest has opened the line."""
