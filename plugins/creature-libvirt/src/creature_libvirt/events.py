@@ -6,9 +6,10 @@ from creature.inventory import Inventory
 
 from creature_libvirt.connection import Connection, start_event_loop
 
-# virDomainEventType numbers -> creature's event names
-EVENTS = {2: "started", 3: "paused", 4: "resumed", 5: "stopped", 6: "stopped", 7: "crashed"}
-_SHUTDOWN_FINISHED, _STOPPED_CRASHED = 0, 2  # virDomainEventShutdownDetailType, virDomainEventStoppedDetailType
+# virDomainEventType numbers -> creature's event names. SHUTDOWN (6) is not mapped: libvirt follows a
+# finished shutdown with STOPPED (5), and mapping both told plugins "stopped" twice.
+EVENTS = {2: "started", 3: "paused", 4: "resumed", 5: "stopped", 7: "crashed"}
+_STOPPED_CRASHED = 2  # virDomainEventStoppedDetailType
 
 
 def watch(connection: Connection, on_event) -> int:
