@@ -20,7 +20,7 @@ REAL_RUNS = {
     "uml": "yes: CI (conformance suite)",
     "libvirt-qemu": "yes: CI (conformance suite, TCG, private libvirtd)",
     "libvirt-lxc": "yes: CI (conformance suite, private libvirtd)",
-    "xen": "not yet: nested Xen lab (planned)",
+    "xen": "yes, nested: Xen 4.17 under QEMU TCG with a Debian PV dom0; conformance suite in dom0 (tests/labs/xen, make test-xen)",
 }
 CONFIG_ONLY = "no: configuration only (probe, config writer, plans, parsers)"
 
