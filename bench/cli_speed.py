@@ -8,7 +8,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import VENV_BIN, report, time_command  # noqa: E402
-
 from creature.api import Creature  # noqa: E402
 from creature.procs import which  # noqa: E402
 

@@ -1,7 +1,6 @@
 """Bad input: one line `creature: error: ...`, exit 2, no traceback, and nothing changed."""
 
 import pytest
-
 from creature.testing import snapshot
 
 LONG = "a" * 200

@@ -6,7 +6,6 @@ import subprocess
 import time
 
 import pytest
-
 from creature.testing import CLI, cleanup_home, make_home, wait_until
 
 

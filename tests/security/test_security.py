@@ -6,7 +6,6 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from creature.errors import InputError
 from creature.model import check_name
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ def one_line(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-class State(str, Enum):
+class State(StrEnum):
     """A machine's state as every driver reports it."""
 
     RUNNING = "running"

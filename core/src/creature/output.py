@@ -35,7 +35,7 @@ def emit(rows: list[dict[str, Any]], columns: list[str], fmt: str, document: Any
         cells = [[c.upper() for c in columns]] + [[_cell(row.get(c)) for c in columns] for row in rows]
         widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
         for r in cells:
-            sys.stdout.write("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")
+            sys.stdout.write("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n")
     else:
         from rich import box
         from rich.console import Console

@@ -1,7 +1,6 @@
 """The LXC driver against real lxc-* tools: conformance, plus what is specific to LXC."""
 
 import pytest
-
 from creature.testing import DriverConformance
 
 
