@@ -212,6 +212,21 @@ class DriverConformance:
                 f"{'implemented' if implemented else 'not implemented'}"
             )
 
+    def test_unusable_driver_refuses_create_and_changes_nothing(self, creature_api, creature_cli):
+        """Where the probe fails, create exits 1 with the probe's reason in one line and leaves the home as it was."""
+        probe = creature_api.probe(self.driver)
+        if probe.usable:
+            pytest.skip(f"driver {self.driver} is usable here: its refusal cannot be shown")
+        creature_cli.ok("template", "build", "bb", "--method", "busybox")
+        before = snapshot(creature_cli.home)
+        result = creature_cli("create", "web", "--driver", self.driver, "--template", "bb")
+        assert result.code == 1, result.err
+        lines = result.err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"creature: error: driver '{self.driver}' is not usable on this host")
+        failed = next(c for c in probe.checks if not c.ok)
+        assert failed.reason in lines[0], "the refusal must carry the probe's reason"
+        assert snapshot(creature_cli.home) == before
+
     def test_lifecycle_api(self, creature_api, template, capfd):
         api = creature_api
         info = api.create({"name": "conf-api", "driver": self.driver, "template": template, "memory": "128M"})

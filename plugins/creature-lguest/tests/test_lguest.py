@@ -7,7 +7,7 @@ import json
 import pytest
 from creature.host import HostFacts
 from creature.model import Machine, MachineSpec
-from creature.testing import DriverConformance, snapshot
+from creature.testing import DriverConformance
 
 MODERN = HostFacts().kernel_version >= (4, 14)
 
@@ -37,19 +37,6 @@ def test_probe_on_an_old_kernel_asks_for_dev_lguest(creature_api, monkeypatch):
         assert kernel.ok
     else:
         assert not kernel.ok and "/dev/lguest is missing" in kernel.reason
-
-
-def test_cli_create_refused_and_nothing_changes(creature_cli):
-    if not MODERN:
-        pytest.skip("this kernel predates 4.14: the driver may be usable")
-    creature_cli.ok("template", "build", "bb", "--method", "busybox")
-    before = snapshot(creature_cli.home)
-    result = creature_cli("create", "web", "--driver", "lguest", "--template", "bb")
-    assert result.code == 1
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1 and "driver 'lguest' is not usable" in lines[0]
-    assert "Lguest was removed from Linux in 4.14" in lines[0]
-    assert snapshot(creature_cli.home) == before
 
 
 def test_create_writes_the_launcher_command_line(creature_api, tmp_path):
