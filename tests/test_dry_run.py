@@ -26,3 +26,20 @@ def test_lifecycle_dry_runs_run_nothing(creature_cli, busybox):
     assert creature_cli.ok("show", "web", "--format", "json").json()["state"] == "running"
     creature_cli.ok("destroy", "web", "--force", "--dry-run")
     assert creature_cli.ok("show", "web", "--format", "json").json()["state"] == "running"
+
+
+def test_xen_dry_run_shows_the_xl_cfg_where_xen_cannot_run(creature_cli, creature_api):
+    """Issue 8: the native configuration and commands of a driver that cannot run here, nothing changed."""
+    import pytest
+
+    if "xen" not in creature_api.registry:
+        pytest.skip("creature-xen is not installed")
+    creature_cli.ok("template", "build", "bb", "--method", "busybox")
+    before = snapshot(creature_cli.home)
+    out = creature_cli.ok("create", "x", "--driver", "xen", "--template", "bb", "--dry-run").out
+    assert snapshot(creature_cli.home) == before
+    assert f"# file {creature_cli.home}/machines/x/xl.cfg" in out
+    assert 'name = "x"' in out and 'type = "pv"' in out
+    assert f"xl create {creature_cli.home}/machines/x/xl.cfg" in out
+    if not creature_api.probe("xen").usable:
+        assert "(driver xen, not usable here: " in out.splitlines()[0]
