@@ -430,6 +430,10 @@ class Creature:
         spec = self.networks.assign(spec, driver.mac_prefix, driver.mac_max4)  # checks the NICs; reads only
         machine = Machine(spec=spec, dir=self.home.root / "machines" / spec.name)
         staging = Path(tempfile.mkdtemp(prefix="creature-plan."))
+        scratch = Path(tempfile.mkdtemp(prefix="creature-plan-scratch."))
+        from creature.templates import DRY_RUN_SCRATCH
+
+        token = DRY_RUN_SCRATCH.set(scratch)
         try:
             machine.data = driver.create(machine, template, staging) or {}
             files = []
@@ -439,7 +443,9 @@ class Creature:
                 files.append({"path": str(machine.dir / path.relative_to(staging)), "mode": oct(path.stat().st_mode & 0o777),
                               "size": len(raw), "content": text})
         finally:
+            DRY_RUN_SCRATCH.reset(token)
             shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(scratch, ignore_errors=True)
         commands = {}
         for action in ("start", "stop", "kill", "destroy"):
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -56,6 +57,10 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path)
 
 
+# Set by a dry run to a throwaway folder: disk_image() then builds a missing image there, not in the template.
+DRY_RUN_SCRATCH: ContextVar[Path | None] = ContextVar("DRY_RUN_SCRATCH", default=None)
+
+
 def disk_image(home: Home, template: Template) -> Path:
     """The template's root filesystem as a raw ext4 image (made once, without loop mounts) for VM drivers.
 
@@ -64,31 +69,41 @@ def disk_image(home: Home, template: Template) -> Path:
     image = template.path / "disk.ext4"
     if image.exists():
         return image
+    scratch = DRY_RUN_SCRATCH.get()
+    if scratch is not None:
+        # --dry-run changes nothing: a template without its image gets a throwaway one
+        image = scratch / f"{template.name}.disk.ext4"
+        if not image.exists():
+            _make_image(template, image, scratch / f".{template.name}.partial")
+        return image
     with home.lock("template", template.name):
         if image.exists():
             return image
-        from creature.procs import run, which
-
-        mkfs = which("mkfs.ext4")
-        if mkfs is None:
-            raise CreatureError("mkfs.ext4 is not installed (Debian package e2fsprogs)")
-        used = tree_size(template.rootfs)
-        size_mib = max(1024, 2 * used // (1024 * 1024) + 256)
-        partial = template.path / f".disk.ext4.{os.getpid()}"
-        try:
-            with open(partial, "wb") as f:
-                f.truncate(size_mib * 1024 * 1024)
-            os.chmod(partial, 0o600)
-            from creature.progress import progress
-
-            with progress(f"making the disk image of template {template.name} ({size_mib} MiB)") as p:
-                run([mkfs, "-F", "-L", "root", "-E", "root_owner=0:0", "-d", str(template.rootfs), str(partial)],
-                    timeout=600, on_line=p.update)
-            os.rename(partial, image)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+        _make_image(template, image, template.path / f".disk.ext4.{os.getpid()}")
     return image
+
+
+def _make_image(template: Template, image: Path, partial: Path) -> None:
+    from creature.procs import run, which
+
+    mkfs = which("mkfs.ext4")
+    if mkfs is None:
+        raise CreatureError("mkfs.ext4 is not installed (Debian package e2fsprogs)")
+    used = tree_size(template.rootfs)
+    size_mib = max(1024, 2 * used // (1024 * 1024) + 256)
+    try:
+        with open(partial, "wb") as f:
+            f.truncate(size_mib * 1024 * 1024)
+        os.chmod(partial, 0o600)
+        from creature.progress import progress
+
+        with progress(f"making the disk image of template {template.name} ({size_mib} MiB)") as p:
+            run([mkfs, "-F", "-L", "root", "-E", "root_owner=0:0", "-d", str(template.rootfs), str(partial)],
+                timeout=600, on_line=p.update)
+        os.rename(partial, image)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def boot_files(template: Template) -> tuple[Path, Path | None, str]:
