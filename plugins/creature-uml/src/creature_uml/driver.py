@@ -22,7 +22,7 @@ from creature_uml import command
 from creature_uml.tmpdir import exec_tmpdir
 
 BOOT_TIMEOUT = 30
-EXIT_TIMEOUT = 10
+EXIT_TIMEOUT = 30
 RESTART_LINE = b"reboot: Restarting system"
 INIT_LINE = b" as init process"
 INIT_GRACE = 0.5
@@ -203,10 +203,16 @@ class UmlDriver(Driver):
         """Kill what is left of the last run (helpers outliving a killed main process) and forget the run."""
         record, pgid = self._run_info(machine)
         if record is not None and pgid is not None:
-            self._kill_group(pgid, record)
-            if not self._wait_gone(machine, EXIT_TIMEOUT):
-                alive, members = self._leftovers(machine)
-                raise CreatureError(f"UML processes of {machine.name!r} survived SIGKILL: {[record.pid] if alive else []}{members}")
+            deadline = time.monotonic() + EXIT_TIMEOUT
+            # again every second: a guest rebooting as it is killed re-execs and forks helpers after the first signal,
+            # and a loaded host can take seconds to tear down a large guest's memory
+            while True:
+                self._kill_group(pgid, record)
+                if self._wait_gone(machine, 1.0):
+                    break
+                if time.monotonic() > deadline:
+                    alive, members = self._leftovers(machine)
+                    raise CreatureError(f"UML processes of {machine.name!r} survived SIGKILL: {[record.pid] if alive else []}{members}")
         (machine.dir / "run.json").unlink(missing_ok=True)
         # persistent taps outlive the UML that opened them
         remove_taps(self.home, machine)
