@@ -147,20 +147,9 @@ def netns_cli(creature_home):
         subprocess.run([ip, "-n", name, "link", "set", "lo", "up"], check=True, capture_output=True)
         yield NetnsCLI(creature_home, name)
     finally:
-        from creature.api import Creature
-        from creature.model import State
+        from creature.testing import stop_home
 
-        api = Creature(creature_home)
-        for machine in api.inventory.machines():
-            try:
-                driver = api.driver(machine.driver)
-                if driver.state(machine) in (State.RUNNING, State.PAUSED):
-                    driver.kill(machine)
-            except Exception as exc:  # keep cleaning; say what was left
-                print(f"netns cleanup: {machine.name}: {exc}", file=sys.stderr)
-        for network in api.networks.list():
-            api.networks.dnsmasq(network).stop()
-        api.inventory.close()
+        stop_home(creature_home)
         subprocess.run([ip, "netns", "del", name], capture_output=True)
 
 

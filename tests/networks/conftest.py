@@ -56,22 +56,9 @@ class Netns:
 
 def _stop_everything(home: Path) -> None:
     """Kill the home's machines and stop its dnsmasqs (only processes this test's creature started)."""
-    from creature.api import Creature
-    from creature.model import State
+    from creature.testing import stop_home
 
-    if not (home / "inventory.sqlite").exists():
-        return
-    api = Creature(home)
-    for machine in api.inventory.machines():
-        try:
-            driver = api.driver(machine.driver)
-            if driver.state(machine) in (State.RUNNING, State.PAUSED):
-                driver.kill(machine)
-        except Exception as exc:  # keep cleaning; say what was left
-            print(f"network test cleanup: {machine.name}: {exc}", file=sys.stderr)
-    for network in api.networks.list():
-        api.networks.dnsmasq(network).stop()
-    api.inventory.close()
+    stop_home(home)
 
 
 @pytest.fixture

@@ -39,19 +39,39 @@ def make_home() -> Path:
     return Path(tempfile.mkdtemp(prefix="crt.", dir="/tmp"))
 
 
-def cleanup_home(home: Path) -> None:
-    """Kill and destroy every machine in home, then remove it: runs even when a test failed."""
+def stop_home(home: Path) -> None:
+    """Kill every running machine of home and stop its networks' dnsmasq (processes creature started for it)."""
     from creature.api import Creature
     from creature.model import State
 
+    if not (home / "inventory.sqlite").exists():
+        return
+    api = Creature(home)
+    for machine in api.inventory.machines():
+        try:
+            driver = api.driver(machine.driver)
+            if driver.state(machine) in (State.RUNNING, State.PAUSED):
+                driver.kill(machine)
+        except Exception as exc:  # keep cleaning the others; say what was left
+            print(f"creature.testing: stopping {machine.name} failed: {exc}", file=sys.stderr)
+    for network in api.networks.list():
+        try:
+            api.networks.dnsmasq(network).stop()
+        except Exception as exc:
+            print(f"creature.testing: stopping network {network.name} failed: {exc}", file=sys.stderr)
+    api.inventory.close()
+
+
+def cleanup_home(home: Path) -> None:
+    """Stop everything of home, destroy its machines, then remove it: runs even when a test failed."""
+    from creature.api import Creature
+
+    stop_home(home)
     if (home / "inventory.sqlite").exists():
         api = Creature(home)
         for machine in api.inventory.machines():
             try:
-                driver = api.driver(machine.driver)
-                if driver.state(machine) in (State.RUNNING, State.PAUSED):
-                    driver.kill(machine)
-                driver.destroy(machine)
+                api.driver(machine.driver).destroy(machine)
             except Exception as exc:  # keep cleaning the others; say what was left
                 print(f"creature.testing: cleanup of {machine.name} failed: {exc}", file=sys.stderr)
         api.inventory.close()
