@@ -30,6 +30,8 @@ $(STAMP): pyproject.toml core/pyproject.toml $(addsuffix /pyproject.toml,$(PLUGI
 	@# the one compiled dependency (against libvirt-dev) is built once and kept, keyed by its version
 	$(PIP) wheel -q --find-links $(WHEELS) -w $(WHEELS) libvirt-python
 	$(PIP) install -q --find-links $(WHEELS) -e ./core $(addprefix -e ./,$(PLUGINS)) pytest ruff
+	@# editable sources get no .pyc from pip, and PYTHONDONTWRITEBYTECODE environments never write one: compile once
+	$(VENV)/bin/python -m compileall -q core/src $(addsuffix /src,$(PLUGINS)) >/dev/null
 	touch $@
 
 demo: install

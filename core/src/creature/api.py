@@ -16,6 +16,7 @@ from creature.host import HostFacts
 from creature.inventory import Inventory
 from creature.model import Machine, MachineInfo, MachineSpec, State, check_name
 from creature.plugins import Plugins, get_plugins
+from creature.state import check_state
 from creature.templates import TemplateStore, remove_tree
 
 
@@ -109,7 +110,7 @@ class Creature:
 
     def _event(self, machine: Machine, event: str, detail: str = "") -> None:
         self.inventory.add_event(machine.name, event, detail)
-        self.plugins.hook.creature_machine_event(machine=machine, event=event)
+        self.plugins.call("creature_machine_event", machine=machine, event=event)
 
     def create(self, spec: MachineSpec | dict, *, access=None, cloud_init: str | os.PathLike | None = None) -> MachineInfo:
         """Create a machine from a template; files appear under their final name only when complete.
@@ -161,7 +162,7 @@ class Creature:
                 raise
         for network in {n.network for n in spec.nics}:
             self.networks.write_reservations(network)
-        self.plugins.hook.creature_machine_event(machine=machine, event="created")
+        self.plugins.call("creature_machine_event", machine=machine, event="created")
         return self.info(spec.name)
 
     def state(self, name: str) -> State:
@@ -176,11 +177,11 @@ class Creature:
             if driver.state(machine) == State.RUNNING:
                 raise CreatureError(f"machine {name!r} is already running")
             checkpoint("start.before")
-            self.networks.attach(machine, self.plugins.hook)
+            self.networks.attach(machine, self.plugins)
             try:
                 driver.start(machine)
             except BaseException:
-                self.networks.detach(machine, self.plugins.hook)
+                self.networks.detach(machine, self.plugins)
                 raise
             checkpoint("start.after")
             self._event(machine, "started")
@@ -196,7 +197,7 @@ class Creature:
                 raise CreatureError(f"machine {name!r} is not running")
             checkpoint("stop.before")
             result = driver.stop(machine, timeout)
-            self.networks.detach(machine, self.plugins.hook)
+            self.networks.detach(machine, self.plugins)
             self._event(machine, "stopped", "forced" if result.forced else "graceful")
             return result
 
@@ -241,7 +242,7 @@ class Creature:
             if driver.state(machine) not in (State.RUNNING, State.PAUSED):
                 raise CreatureError(f"machine {name!r} is not running")
             driver.kill(machine)
-            self.networks.detach(machine, self.plugins.hook)
+            self.networks.detach(machine, self.plugins)
             self._event(machine, "killed")
 
     def destroy(self, name: str, force: bool = False) -> None:
@@ -254,7 +255,7 @@ class Creature:
                 if not force:
                     raise CreatureError(f"machine {name!r} is running: stop it first, or destroy --force")
                 driver.kill(machine)
-                self.networks.detach(machine, self.plugins.hook)
+                self.networks.detach(machine, self.plugins)
             checkpoint("destroy.before")
             driver.destroy(machine)
             self.inventory.remove_machine(name)
@@ -262,7 +263,7 @@ class Creature:
                 self.networks.write_reservations(nic.network)
             checkpoint("destroy.row")
             remove_tree(machine.dir)
-        self.plugins.hook.creature_machine_event(machine=machine, event="destroyed")
+        self.plugins.call("creature_machine_event", machine=machine, event="destroyed")
 
     def exec(self, name: str, argv: list[str]) -> int:
         if not argv:
@@ -391,8 +392,7 @@ class Creature:
         """Every machine with its state, each driver asked once for all of its machines."""
         if driver is not None:
             self.registry.check_known(driver)
-        if state is not None and state not in {s.value for s in State}:
-            raise InputError(f"unknown state {state!r} (known: {', '.join(s.value for s in State)})")
+        check_state(state)
         machines = only if only is not None else self.inventory.machines()
         by_driver: dict[str, list[Machine]] = {}
         for m in machines:

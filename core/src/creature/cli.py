@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,9 +11,9 @@ import click
 from creature.cli_hosts import host_add, host_list, host_rm
 from creature.cli_network import network_group, nic_options, wait_ip
 from creature.errors import CreatureError, InputError
+from creature.listing import COLUMNS as LIST_COLUMNS
 
 FORMAT = click.Choice(["table", "json", "csv"])
-LIST_COLUMNS = ["name", "driver", "state", "autostart", "template", "cpus", "memory", "macs", "ips"]
 _debug = False
 
 
@@ -50,6 +51,7 @@ def plugins(ctx, fmt):
 
     creature = api(ctx)
     p = creature.plugins
+    p.load_all()
     drivers: dict[str, list[str]] = {}
     for name, entry in creature.registry:
         drivers.setdefault(entry.distribution, []).append(name)
@@ -286,6 +288,16 @@ def list_(ctx, driver, state, fmt, all_hosts):
             click.echo(f"creature: warning: {warning}", err=True)
         emit(rows, ["host", *LIST_COLUMNS], fmt)
         return
+    root = ctx.find_root().obj
+    if root.get("host") in (None, "local"):
+        from creature.home import Home
+        from creature.listing import quick_rows
+        from creature.plugins import get_plugins
+
+        rows = quick_rows(Home(root.get("home")).root, get_plugins(), driver=driver, state=state)
+        if rows is not None:
+            emit(rows, LIST_COLUMNS, fmt)
+            return
     infos = api(ctx).list_machines(driver=driver, state=state)
     emit([{c: getattr(i, c) for c in LIST_COLUMNS} | {"state": i.state.value} for i in infos], LIST_COLUMNS, fmt)
 
@@ -533,10 +545,12 @@ cli.add_command(wait_ip)
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the CLI, turning every error into one line and an exit code."""
     code = 0
+    # pydantic scans every installed distribution for its own plugins on first use; the CLI uses none
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         from creature.plugins import get_plugins
 
-        get_plugins().hook.creature_add_commands(cli=cli)
+        get_plugins().call("creature_add_commands", cli=cli)
         result = cli.main(args=argv, prog_name="creature", standalone_mode=False)
         code = result if isinstance(result, int) else 0
     except click.exceptions.Exit as exc:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from creature.errors import CreatureError, InputError, NotFound
+from creature.errors import InputError
+from creature.registry import DriverRegistry, Registered  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from creature.home import Home
@@ -131,78 +132,6 @@ class Driver:
     def exec(self, machine: Machine, argv: list[str]) -> int:
         """Run argv inside the running guest with the caller's stdio; return its exit status."""
         raise NotImplementedError
-
-
-class Registered:
-    """A driver registered by a distribution: its class, or where to import it from on first use."""
-
-    def __init__(self, name: str, target: type[Driver] | str, distribution: str):
-        self.name = name
-        self.distribution = distribution
-        self._target = target
-
-    @property
-    def cls(self) -> type[Driver]:
-        """The driver class (a lazily registered driver's module is imported here, once)."""
-        if isinstance(self._target, str):
-            import importlib
-
-            module, _, attr = self._target.partition(":")
-            try:
-                cls = getattr(importlib.import_module(module), attr)
-            except Exception as exc:
-                raise CreatureError(f"driver {self.name!r} from {self.distribution} cannot be loaded: "
-                                    f"{type(exc).__name__}: {exc}") from None
-            _check_driver(cls, self.distribution)
-            if cls.name != self.name:
-                raise CreatureError(f"{self.distribution} registered {self._target} as {self.name!r}, but its name is {cls.name!r}")
-            self._target = cls
-        return self._target
-
-
-def _check_driver(cls, distribution: str) -> None:
-    if not (isinstance(cls, type) and issubclass(cls, Driver)) or not getattr(cls, "name", None):
-        raise CreatureError(f"{distribution} registered {cls!r}, which is not a named Driver subclass")
-
-
-class DriverRegistry:
-    """Driver classes by name; a name registered twice is an error naming both distributions."""
-
-    def __init__(self):
-        self._drivers: dict[str, Registered] = {}
-
-    def register(self, driver: type[Driver] | str, distribution: str, name: str | None = None) -> None:
-        """Register a Driver subclass, or "module:Class" with its name (imported only when that driver is used)."""
-        if isinstance(driver, str):
-            if not name or ":" not in driver:
-                raise CreatureError(f"{distribution} registered {driver!r}: a lazy driver is 'module:Class' with name=")
-        else:
-            _check_driver(driver, distribution)
-            name = driver.name
-        old = self._drivers.get(name)
-        if old is not None:
-            raise CreatureError(f"driver name {name!r} is registered twice: by {old.distribution} and by {distribution}")
-        self._drivers[name] = Registered(name, driver, distribution)
-
-    def names(self) -> list[str]:
-        return sorted(self._drivers)
-
-    def entry(self, name: str) -> Registered:
-        try:
-            return self._drivers[name]
-        except KeyError:
-            known = ", ".join(self.names()) or "none installed"
-            raise NotFound(f"unknown driver {name!r} (known: {known})") from None
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._drivers
-
-    def check_known(self, name: str) -> None:
-        if name not in self._drivers:
-            self.entry(name)
-
-    def __iter__(self):
-        return iter(sorted(self._drivers.items()))
 
 
 def require(driver: Driver, capability: str, what: str) -> None:

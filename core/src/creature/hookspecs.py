@@ -10,7 +10,10 @@ hookimpl = pluggy.HookimplMarker("creature")
 
 @hookspec
 def creature_register_drivers(register):
-    """Register drivers: register(DriverClass), or register("module:Class", name="x") to import it only when used."""
+    """Register drivers: register(DriverClass), or register("module:Class", name="x") to import it only when used.
+
+    Optional states="module:function" gives a lean bulk state function for `creature list` (see DriverRegistry).
+    """
 
 
 @hookspec

@@ -9,9 +9,12 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from creature.errors import CreatureError, InputError
-from creature.model import Machine, MachineSpec, Network, Template
+
+if TYPE_CHECKING:
+    from creature.model import Machine, Network, Template
 
 SCHEMA_VERSION = 2  # 2: networks and nics (MAC/IP reservations)
 # Made on first use rather than in SCHEMA, so homes made before it existed get it without a schema bump.
@@ -148,6 +151,8 @@ class Inventory:
     # machines
     @staticmethod
     def _machine(row: tuple) -> Machine:
+        from creature.model import Machine, MachineSpec  # not at import: listing reads rows without pydantic
+
         spec, data, directory, created = row
         return Machine(spec=MachineSpec.model_validate_json(spec), data=json.loads(data), dir=Path(directory), created=created)
 
@@ -216,9 +221,13 @@ class Inventory:
     # networks and NIC reservations
     def network(self, name: str) -> Network | None:
         rows = self._query("SELECT config FROM networks WHERE name = ?", (name,))
+        from creature.model import Network
+
         return Network.model_validate_json(rows[0][0]) if rows else None
 
     def networks(self) -> list[Network]:
+        from creature.model import Network
+
         return [Network.model_validate_json(r[0]) for r in self._query("SELECT config FROM networks ORDER BY name")]
 
     def add_network(self, network: Network) -> None:
@@ -256,6 +265,8 @@ class Inventory:
 
     @staticmethod
     def _template(row: tuple) -> Template:
+        from creature.model import Template
+
         name, method, path, options, meta, size, created = row
         return Template(
             name=name, method=method, path=Path(path), options=json.loads(options), meta=json.loads(meta),

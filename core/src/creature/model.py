@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from creature.errors import InputError
+from creature.state import State  # noqa: F401 (re-exported: drivers import State from here)
 
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
@@ -55,16 +55,6 @@ def one_line(exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts)
-
-
-class State(StrEnum):
-    """A machine's state as every driver reports it."""
-
-    RUNNING = "running"
-    STOPPED = "stopped"
-    PAUSED = "paused"
-    CRASHED = "crashed"
-    UNKNOWN = "unknown"
 
 
 class Nic(BaseModel):

@@ -332,18 +332,18 @@ class Networks:
         raise CreatureError(f"network {network.name!r} has no free address left in {subnet}")
 
     # NICs around a machine's start and stop
-    def attach(self, machine: Machine, hook) -> None:
+    def attach(self, machine: Machine, plugins) -> None:
         """Bring up the networks of the machine's NICs, then let plugins attach each NIC (before start)."""
         for nic in machine.spec.nics:
             network = self.up(nic.network)
-            hook.creature_network_attach(machine=machine, nic=nic, network=network)
+            plugins.call("creature_network_attach", machine=machine, nic=nic, network=network)
 
-    def detach(self, machine: Machine, hook) -> None:
+    def detach(self, machine: Machine, plugins) -> None:
         """Let plugins detach each NIC (after stop); the networks stay up for other machines."""
         for nic in machine.spec.nics:
             network = self.inventory.network(nic.network)
             if network is not None:
-                hook.creature_network_detach(machine=machine, nic=nic, network=network)
+                plugins.call("creature_network_detach", machine=machine, nic=nic, network=network)
 
 
 def guest_nics(home: Home, nics: list[Nic]) -> list[Nic]:

@@ -6,13 +6,12 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import pluggy
-
-from creature import hookspecs
 from creature.errors import CreatureError
 
 GROUP = "creature"
 BUILTIN = "creature.builtin"
+# the hooks creature.builtin implements (a test keeps this true): other hooks need no pluggy when no plugin has them
+BUILTIN_HOOKS = frozenset({"creature_register_bootstrappers"})
 
 
 @dataclass
@@ -26,7 +25,12 @@ class LoadFailure:
 
 @dataclass
 class Plugins:
-    """Every creature plugin of this environment, loaded once, dispatched through pluggy."""
+    """Every creature plugin of this environment, dispatched through pluggy.
+
+    With a valid plugin index (creature.plugin_index) nothing is imported up front: a plugin is
+    imported when one of its hooks is called, a driver when it is used. Without one, every entry
+    point is loaded through stevedore and the index is written for the next run.
+    """
 
     strict: bool = field(default_factory=lambda: os.environ.get("CREATURE_STRICT_PLUGINS", "") not in ("", "0"))
     disabled: frozenset[str] = field(
@@ -36,23 +40,42 @@ class Plugins:
     )
 
     def __post_init__(self):
-        self.pm = pluggy.PluginManager(GROUP)
-        self.pm.add_hookspecs(hookspecs)
+        from creature import plugin_index
+
         self.failures: list[LoadFailure] = []
         self.loaded: dict[str, object] = {}
-        self._load()
+        self._pm = None
+        self._all = False
+        self._index = plugin_index.load(self.disabled)
+        if self._index is None:
+            self.load_all()
 
-    def _load(self) -> None:
+    @property
+    def pm(self):
+        """The pluggy PluginManager (made, with the core's own hooks, on first use)."""
+        if self._pm is None:
+            import pluggy
+
+            from creature import builtin, hookspecs
+
+            self._pm = pluggy.PluginManager(GROUP)
+            self._pm.add_hookspecs(hookspecs)
+            self._pm.register(builtin, name=BUILTIN)
+        return self._pm
+
+    def load_all(self) -> None:
+        """Load every entry point not loaded yet, each on its own (stevedore); a failure is recorded."""
+        if self._all:
+            return
+        self._all = True
         from stevedore import ExtensionManager
 
-        from creature import builtin
-
-        self.pm.register(builtin, name=BUILTIN)
-        disabled = self.disabled
+        skip = self.disabled | set(self.loaded)
+        failed_before = len(self.failures)
 
         class _Manager(ExtensionManager):
             def _load_one_plugin(self, ep, *args, **kwargs):
-                if ep.name in disabled:
+                if ep.name in skip:
                     return None
                 return super()._load_one_plugin(ep, *args, **kwargs)
 
@@ -61,14 +84,66 @@ class Plugins:
 
         manager = _Manager(GROUP, on_load_failure_callback=failed)
         for ext in manager:
-            try:
-                self.pm.register(ext.plugin, name=ext.name)
-                self.loaded[ext.name] = ext.plugin
-            except Exception as exc:  # a malformed hookimpl must not take the tool down either
-                failed(manager, ext.entry_point, exc)
+            self._register(ext.name, ext.plugin, lambda exc, ep=ext.entry_point: failed(manager, ep, exc))
+        self._check_strict()
+        if self._index is None and len(self.failures) == failed_before:
+            self._write_index({ext.name: ext.entry_point.value for ext in manager})
+
+    def _register(self, name: str, plugin: object, failed) -> None:
+        try:
+            self.pm.register(plugin, name=name)
+            self.loaded[name] = plugin
+        except Exception as exc:  # a malformed hookimpl must not take the tool down either
+            failed(exc)
+
+    def _check_strict(self) -> None:
         if self.strict and self.failures:
             f = self.failures[0]
             raise CreatureError(f"plugin {f.name!r} from {f.distribution} failed to load: {f.error}")
+
+    def _write_index(self, values: dict[str, str]) -> None:
+        from creature import plugin_index
+
+        plugins = {}
+        for name, value in values.items():
+            module = self.loaded[name]
+            hooks = sorted(h.name for h in self.pm.get_hookcallers(module) or [])
+            plugins[name] = {"value": value, "file": getattr(module, "__file__", None), "hooks": hooks,
+                             "distribution": self.distribution_of(name), "version": self.version_of(name)}
+        before = len(self.failures)
+        try:
+            registry = self._registry_from_hooks()
+        except CreatureError:
+            return  # a duplicate driver name is reported by every run until it is fixed
+        finally:
+            failed = self.failures[before:]
+            del self.failures[before:]  # registry() reports them again, once
+        if not self.failures and not failed:
+            drivers = {name: {"target": entry.target, "distribution": entry.distribution, "states": entry.states}
+                       for name, entry in registry}
+            plugin_index.save(self.disabled, plugins, drivers)
+
+    def _load_for(self, hook_name: str) -> None:
+        """Import, from the index, the plugins that implement hook_name and are not loaded yet."""
+        if self._index is None or self._all:
+            return
+        import importlib
+
+        for name, record in self._index["plugins"].items():
+            if hook_name not in record["hooks"] or name in self.loaded:
+                continue
+            module, _, attr = record["value"].partition(":")
+            dist = record["distribution"]
+            try:
+                plugin = importlib.import_module(module)
+                for part in filter(None, attr.split(".")):
+                    plugin = getattr(plugin, part)
+            except Exception as exc:
+                self.failures.append(LoadFailure(name, dist, f"{type(exc).__name__}: {exc}"))
+            else:
+                self._register(name, plugin, lambda exc, _n=name, _d=dist: self.failures.append(
+                    LoadFailure(_n, _d, f"{type(exc).__name__}: {exc}")))
+            self._check_strict()
 
     @cached_property
     def _distributions(self) -> dict[str, tuple[str, str]]:
@@ -85,6 +160,8 @@ class Plugins:
     def distribution_of(self, name: str) -> str:
         if name == BUILTIN:
             return "creature"
+        if self._index is not None and name in self._index["plugins"]:
+            return self._index["plugins"][name]["distribution"]
         return self._distributions.get(name, ("unknown", ""))[0]
 
     def version_of(self, name: str) -> str:
@@ -92,33 +169,72 @@ class Plugins:
             from creature import __version__
 
             return __version__
+        if self._index is not None and name in self._index["plugins"]:
+            return self._index["plugins"][name]["version"]
         return self._distributions.get(name, ("", "unknown"))[1]
 
     @property
     def hook(self):
+        """pluggy's hook relay, with every plugin loaded (use call() to load only a hook's implementers)."""
+        self.load_all()
         return self.pm.hook
+
+    def call(self, hook_name: str, **kwargs):
+        """Call one hook, importing only the plugins that implement it."""
+        if self._pm is None and not self._implemented(hook_name):
+            return []
+        self._load_for(hook_name)
+        return getattr(self.pm.hook, hook_name)(**kwargs)
+
+    def _implemented(self, hook_name: str) -> bool:
+        if self._index is None or hook_name in BUILTIN_HOOKS:
+            return True
+        return any(hook_name in record["hooks"] for record in self._index["plugins"].values())
 
     def each(self, hook_name: str):
         """(plugin name, implementation) for one hook, so callers know who registered what."""
+        self._load_for(hook_name)
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             yield impl.plugin_name, impl.function
 
     def registry(self):
-        """The driver registry, filled by every plugin's creature_register_drivers."""
-        from creature.drivers import DriverRegistry
+        """The driver registry: from the index when there is one, else from every creature_register_drivers."""
+        if self._index is None:
+            return self._registry_from_hooks()
+        from creature.registry import DriverRegistry
 
         registry = DriverRegistry()
-        for plugin, function in self.each("creature_register_drivers"):
-            dist = self.distribution_of(plugin)
-            try:
-                function(register=lambda driver, name=None, _d=dist: registry.register(driver, _d, name))
-            except CreatureError:
-                raise  # a duplicate driver name concerns two plugins: never hide it
-            except Exception as exc:  # a driver module that fails to import is isolated like a failed entry point
-                self.failures.append(LoadFailure(plugin, dist, f"{type(exc).__name__}: {exc}"))
-                if self.strict:
-                    raise CreatureError(f"plugin {plugin!r} from {dist} failed to register its drivers: {exc}") from None
+        for name, record in self._index["drivers"].items():
+            registry.register(record["target"], record["distribution"], name, record.get("states"))
+        if self._pm is not None:
+            # plugins registered by hand (an embedding program, a test) are not in the index
+            for plugin, function in self._each_registered("creature_register_drivers"):
+                if plugin != BUILTIN and plugin not in self._index["plugins"]:
+                    self._call_register(registry, plugin, function)
         return registry
+
+    def _each_registered(self, hook_name: str):
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            yield impl.plugin_name, impl.function
+
+    def _registry_from_hooks(self):
+        from creature.registry import DriverRegistry
+
+        registry = DriverRegistry()
+        for plugin, function in self._each_registered("creature_register_drivers"):
+            self._call_register(registry, plugin, function)
+        return registry
+
+    def _call_register(self, registry, plugin: str, function) -> None:
+        dist = self.distribution_of(plugin)
+        try:
+            function(register=lambda driver, name=None, states=None, _d=dist: registry.register(driver, _d, name, states))
+        except CreatureError:
+            raise  # a duplicate driver name concerns two plugins: never hide it
+        except Exception as exc:  # a driver module that fails to import is isolated like a failed entry point
+            self.failures.append(LoadFailure(plugin, dist, f"{type(exc).__name__}: {exc}"))
+            if self.strict:
+                raise CreatureError(f"plugin {plugin!r} from {dist} failed to register its drivers: {exc}") from None
 
 
 _PLUGINS: Plugins | None = None

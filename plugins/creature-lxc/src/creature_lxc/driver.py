@@ -18,6 +18,8 @@ from creature.model import Machine, State, Template
 from creature.network import bridge_for, guest_nics
 from creature.procs import ProcessRecord, run, which
 
+from creature_lxc import states
+
 TOOLS = ("lxc-start", "lxc-stop", "lxc-attach", "lxc-console", "lxc-info")
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -136,14 +138,13 @@ class LxcDriver(Driver):
 
     # liveness: the lxc monitor process, pinned by pid, start time and command line
     def _monitor(self, machine: Machine) -> ProcessRecord | None:
-        try:
-            return ProcessRecord.from_dict(json.loads((machine.dir / "run.json").read_text()).get("monitor"))
-        except (OSError, ValueError):
-            return None
+        return states.monitor(machine)
 
     def state(self, machine: Machine) -> State:
-        monitor = self._monitor(machine)
-        return State.RUNNING if monitor is not None and monitor.alive() else State.STOPPED
+        return states.states([machine])[machine.name]
+
+    def states(self, machines: list[Machine]) -> dict[str, State]:
+        return states.states(machines)
 
     def _lxc_errors(self, machine: Machine) -> str:
         try:

@@ -6,5 +6,5 @@ from creature.hookspecs import hookimpl
 @hookimpl
 def creature_register_drivers(register):
     # by name: the driver module is imported only when this driver is used (creature --help stays fast)
-    register("creature_lxc.driver:LxcDriver", name="lxc")
+    register("creature_lxc.driver:LxcDriver", name="lxc", states="creature_lxc.states:states")
 

@@ -9,38 +9,9 @@ from creature.errors import CreatureError, InputError
 from creature.model import Machine, Nic
 from creature.network import tap_name
 
+from creature_qemu.paths import Paths  # noqa: F401 (re-exported)
+
 QEMU = "qemu-system-x86_64"
-
-
-@dataclass(frozen=True)
-class Paths:
-    """The files of a running machine, all inside its folder (sockets and logs private to root)."""
-
-    dir: Path
-
-    @property
-    def disk(self) -> Path:
-        return self.dir / "disk.qcow2"
-
-    @property
-    def qmp(self) -> Path:
-        return self.dir / "qmp.sock"
-
-    @property
-    def console(self) -> Path:
-        return self.dir / "console.sock"
-
-    @property
-    def console_log(self) -> Path:
-        return self.dir / "console.log"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.dir / "qemu.pid"
-
-    @property
-    def record(self) -> Path:
-        return self.dir / "run.json"
 
 
 @dataclass(frozen=True)

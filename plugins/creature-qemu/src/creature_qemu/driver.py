@@ -19,18 +19,8 @@ from creature.network import create_taps, guest_cmdline, machine_netns, remove_t
 from creature.procs import ProcessRecord, run, which
 from creature.templates import disk_image
 
-from creature_qemu import qmp
+from creature_qemu import qmp, states
 from creature_qemu.command import QEMU, Boot, Paths, kernel_append, nic_args, qemu_argv
-
-QMP_STATES = {
-    "running": State.RUNNING,
-    "paused": State.PAUSED, "suspended": State.PAUSED, "prelaunch": State.PAUSED, "inmigrate": State.PAUSED,
-    "postmigrate": State.PAUSED, "finish-migrate": State.PAUSED, "save-vm": State.PAUSED, "restore-vm": State.PAUSED,
-    "debug": State.PAUSED, "colo": State.PAUSED, "watchdog": State.PAUSED,
-    "internal-error": State.CRASHED, "io-error": State.CRASHED, "guest-panicked": State.CRASHED,
-    "shutdown": State.STOPPED,
-}
-
 
 PRESS_INTERVAL = 1.0
 
@@ -170,32 +160,13 @@ class QemuDriver(Driver):
 
     # liveness: the QEMU process pinned by pid, start time and command line; QMP for the guest's state
     def _record(self, machine: Machine) -> ProcessRecord | None:
-        try:
-            return ProcessRecord.from_dict(json.loads(Paths(machine.dir).record.read_text()).get("qemu"))
-        except (OSError, ValueError):
-            return None
-
-    def _panicked(self, machine: Machine) -> bool:
-        """Did the guest kernel panic? (pvpanic made QEMU exit; the console log's tail says why.)"""
-        try:
-            with open(Paths(machine.dir).console_log, "rb") as log:
-                log.seek(max(0, log.seek(0, os.SEEK_END) - 16384))
-                return b"Kernel panic - not syncing" in log.read()
-        except OSError:
-            return False
+        return states.record(machine)
 
     def state(self, machine: Machine) -> State:
-        record = self._record(machine)
-        if record is None:
-            return State.STOPPED
-        if not record.alive():
-            # run.json outlives only a QEMU that ended without stop or kill: a crash, or an outside kill
-            return State.CRASHED if self._panicked(machine) else State.STOPPED
-        try:
-            status = qmp.execute(Paths(machine.dir).qmp, "query-status", timeout=2)
-        except qmp.QmpError:
-            return State.RUNNING  # the process lives; its monitor is busy with another client
-        return QMP_STATES.get(status.get("status", ""), State.UNKNOWN) if isinstance(status, dict) else State.UNKNOWN
+        return states.state(machine)
+
+    def states(self, machines: list[Machine]) -> dict[str, State]:
+        return states.states(machines)
 
     def start(self, machine: Machine) -> None:
         paths = Paths(machine.dir)

@@ -6,6 +6,6 @@ from creature.hookspecs import hookimpl
 @hookimpl
 def creature_register_drivers(register):
     # by name: the driver module is imported only when this driver is used (creature --help stays fast)
-    register("creature_qemu.driver:QemuDriver", name="qemu")
-    register("creature_qemu.driver:KvmDriver", name="kvm")
+    register("creature_qemu.driver:QemuDriver", name="qemu", states="creature_qemu.states:states")
+    register("creature_qemu.driver:KvmDriver", name="kvm", states="creature_qemu.states:states")
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from creature import netns
 from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
 from creature.errors import CreatureError, InputError
 from creature.home import write_private
@@ -18,7 +19,7 @@ from creature.network import create_taps, guest_cmdline, machine_netns, remove_t
 from creature.procs import ProcessRecord, run, which
 from creature.templates import disk_image, remove_tree
 
-from creature_uml import command
+from creature_uml import command, states
 from creature_uml.tmpdir import exec_tmpdir
 
 BOOT_TIMEOUT = 30
@@ -106,15 +107,21 @@ class UmlDriver(Driver):
 
     # liveness: UML's main process, pinned by pid, start time and command line; its helpers share its group
     def _run_info(self, machine: Machine) -> tuple[ProcessRecord | None, int | None]:
-        try:
-            data = json.loads((machine.dir / "run.json").read_text())
-            return ProcessRecord.from_dict(data.get("uml")), int(data["pgid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None, None
+        return states.run_info(machine)
+
+    def _mconsole_argv(self, machine: Machine, *request: str) -> list[str]:
+        """uml_mconsole run in the running UML's network namespace (see command.mconsole_argv)."""
+        record, _ = self._run_info(machine)
+        # uml_mconsole takes UML's reply on an abstract unix socket, and those exist per network namespace: from
+        # any other (creature outside its bridge's namespace) the request arrives but the reply never does
+        prefix = netns.enter_argv(record.pid) if record is not None and record.alive() else []
+        return [*prefix, *command.mconsole_argv(machine, *request)]
 
     def state(self, machine: Machine) -> State:
-        record, _ = self._run_info(machine)
-        return State.RUNNING if record is not None and record.alive() else State.STOPPED
+        return states.states([machine])[machine.name]
+
+    def states(self, machines: list[Machine]) -> dict[str, State]:
+        return states.states(machines)
 
     def _leftovers(self, machine: Machine) -> tuple[bool, list[int]]:
         record, pgid = self._run_info(machine)
@@ -252,7 +259,7 @@ class UmlDriver(Driver):
             self._wait_for_init(machine, deadline)
             offset = self._log_size(machine)
             # ctrl-alt-del: the guest's init shuts down (busybox runs ::ctrlaltdel:/sbin/poweroff) and UML exits
-            asked = run(command.mconsole_argv(machine, "cad"), check=False, timeout=10)
+            asked = run(self._mconsole_argv(machine, "cad"), check=False, timeout=10)
             while asked.returncode == 0 and time.monotonic() < deadline:
                 alive, members = self._leftovers(machine)
                 if not alive and not members:
@@ -291,11 +298,11 @@ class UmlDriver(Driver):
             return []
         kill = command.kill_argv(pgid)
         unplug = taps_plan(self.home, machine, "remove")
-        return [command.mconsole_argv(machine, "cad"), kill, *unplug] if action == "stop" else [kill, *unplug]
+        return [self._mconsole_argv(machine, "cad"), kill, *unplug] if action == "stop" else [kill, *unplug]
 
     def console_device(self, machine: Machine, timeout: float = BOOT_TIMEOUT) -> str:
         """The host pty of the guest's tty1, as UML reports it over mconsole once the guest has opened the line."""
-        argv = command.mconsole_argv(machine, "config", f"con{command.CONSOLE_LINE}")
+        argv = self._mconsole_argv(machine, "config", f"con{command.CONSOLE_LINE}")
         deadline = time.monotonic() + timeout
         while True:
             # early in boot the line is unknown ("ERR Bad configuration option"), then "pts" until a getty opens it

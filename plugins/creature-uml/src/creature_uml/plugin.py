@@ -6,5 +6,5 @@ from creature.hookspecs import hookimpl
 @hookimpl
 def creature_register_drivers(register):
     # by name: the driver module is imported only when this driver is used (creature --help stays fast)
-    register("creature_uml.driver:UmlDriver", name="uml")
+    register("creature_uml.driver:UmlDriver", name="uml", states="creature_uml.states:states")
 

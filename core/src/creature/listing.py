@@ -1,0 +1,76 @@
+"""`creature list` without the full API while no listed machine runs.
+
+The full listing (creature.api.Creature.list_machines) validates every machine with pydantic and
+imports every driver it needs, which costs many times the listing itself. While no listed machine
+runs, a machine's row is all `list` shows: rows read straight from the inventory and each driver's
+lean states function (`states=` of DriverRegistry.register) give the same answer. A running machine
+also shows its addresses, found through the networks, the drivers and the neighbour table: then,
+or when a driver has no states function, quick_rows returns None and the caller lists in full.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from creature.errors import CreatureError
+from creature.state import State, check_state
+
+COLUMNS = ["name", "driver", "state", "autostart", "template", "cpus", "memory", "macs", "ips"]
+ADDRESSED = (State.RUNNING, State.PAUSED)  # states in which a machine has addresses to look up
+
+
+class Row:
+    """A machine as its inventory row holds it: what a driver's states function may use (name, dir, data)."""
+
+    __slots__ = ("name", "driver", "dir", "data", "spec")
+
+    def __init__(self, name: str, driver: str, spec: str, data: str, directory: str):
+        self.name = name
+        self.spec = json.loads(spec)
+        self.driver = self.spec.get("driver") or driver  # the spec's, as creature.model.Machine has it
+        self.data = json.loads(data)
+        self.dir = Path(directory)
+
+    def show(self, state: State) -> dict:
+        """The row `list` prints, as creature.api shows it for a machine without addresses."""
+        spec = self.spec
+        return {"name": self.name, "driver": self.driver, "state": state.value, "autostart": spec.get("autostart", False),
+                "template": spec.get("template", ""), "cpus": spec.get("cpus", 1), "memory": spec.get("memory", 0),
+                "macs": [n["mac"] for n in spec.get("nics", []) if n.get("mac")], "ips": []}
+
+
+def quick_rows(home_root: Path, plugins, driver: str | None = None, state: str | None = None) -> list[dict] | None:
+    """`list`'s rows, or None when the full listing is needed (a machine runs, a driver lacks a states function)."""
+    from creature.inventory import Inventory
+
+    path = home_root / "inventory.sqlite"
+    if not path.exists():
+        return None  # a new home: the full path makes it
+    registry = plugins.registry()
+    if driver is not None:
+        registry.check_known(driver)
+    check_state(state)
+    rows = Inventory(path)._query("SELECT name, driver, spec, data, dir FROM machines ORDER BY name")
+    by_driver: dict[str, list[Row]] = {}
+    for row in (Row(*r) for r in rows):
+        if driver is None or row.driver == driver:
+            by_driver.setdefault(row.driver, []).append(row)
+    shown = []
+    for name, group in by_driver.items():
+        if name not in registry:
+            return None  # the full listing says which driver is missing
+        function = registry.entry(name).states_function()
+        if function is None:
+            return None
+        try:
+            states = function(group)
+        except CreatureError:
+            return None  # the full listing puts the driver's error in the note
+        for row in group:
+            found = State(states.get(row.name, State.UNKNOWN))
+            if found in ADDRESSED:
+                return None
+            shown.append(row.show(found))
+    shown.sort(key=lambda r: r["name"])
+    return [r for r in shown if state is None or r["state"] == state]

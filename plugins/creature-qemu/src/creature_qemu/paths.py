@@ -1,0 +1,37 @@
+"""Where a QEMU machine's files live inside its folder (a module of its own: the states function needs it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The files of a running machine, all inside its folder (sockets and logs private to root)."""
+
+    dir: Path
+
+    @property
+    def disk(self) -> Path:
+        return self.dir / "disk.qcow2"
+
+    @property
+    def qmp(self) -> Path:
+        return self.dir / "qmp.sock"
+
+    @property
+    def console(self) -> Path:
+        return self.dir / "console.sock"
+
+    @property
+    def console_log(self) -> Path:
+        return self.dir / "console.log"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.dir / "qemu.pid"
+
+    @property
+    def record(self) -> Path:
+        return self.dir / "run.json"

@@ -1,0 +1,29 @@
+"""UML machine states for `creature list`: the linux.uml process recorded at start.
+
+Imports neither pydantic nor the driver module (see creature.drivers.DriverRegistry.register).
+"""
+
+from __future__ import annotations
+
+import json
+
+from creature.procs import ProcessRecord
+from creature.state import State
+
+
+def run_info(machine) -> tuple[ProcessRecord | None, int | None]:
+    """The UML process's record and its process group, from run.json (None, None when not started)."""
+    try:
+        data = json.loads((machine.dir / "run.json").read_text())
+        return ProcessRecord.from_dict(data.get("uml")), int(data["pgid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+
+
+def states(machines) -> dict[str, State]:
+    """Running while the recorded UML process (pid, start time, command line) still runs."""
+    out = {}
+    for m in machines:
+        record, _ = run_info(m)
+        out[m.name] = State.RUNNING if record is not None and record.alive() else State.STOPPED
+    return out
