@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable
 
@@ -38,3 +39,9 @@ def allocate(prefix: str, in_use: Callable[[str], bool], taken: set[str] = froze
         if mac not in taken and not in_use(mac):
             return mac
     raise CreatureError(f"no free MAC address found under {prefix} after 1000 tries")
+
+
+def derived_mac(prefix: str, *key: object, max4: int = 0xFF) -> str:
+    """A stable MAC under prefix (fourth octet at most max4) for key, say a machine name and NIC index the spec gave no MAC."""
+    digest = hashlib.sha256("/".join(str(k) for k in key).encode()).digest()
+    return prefix + "".join(f":{b:02x}" for b in (digest[0] % (max4 + 1), digest[1], digest[2]))

@@ -6,8 +6,9 @@ import json
 
 import pytest
 from creature.host import HostFacts
-from creature.model import Machine, MachineSpec
+from creature.planned import tool
 from creature.testing import DriverConformance
+from creature.testing_plans import plan_machine, staged_create
 
 MODERN = HostFacts().kernel_version >= (4, 14)
 
@@ -42,19 +43,12 @@ def test_probe_on_an_old_kernel_asks_for_dev_lguest(creature_api, monkeypatch):
 def test_create_writes_the_launcher_command_line(creature_api, tmp_path):
     from creature_lguest.launcher import parse_launcher_argv
 
-    api = creature_api
-    template = api.templates.build("bb", "busybox")
-    spec = MachineSpec.parse({"name": "web", "driver": "lguest", "template": "bb", "memory": "64M",
-                              "nics": [{"network": "br-lan"}, {"mac": "02:4c:47:00:00:01"}]})
-    machine = Machine(spec=spec, dir=api.home.machine_dir("web"))
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    driver = api.driver("lguest")
-    machine.data = driver.create(machine, template, staging)
+    machine = plan_machine(creature_api, "lguest", memory="64M", nics=[{"network": "br-lan"}, {"mac": "02:4c:47:00:00:01"}])
+    machine.data, staging = staged_create(creature_api, machine, tmp_path)
     argv = json.loads((staging / "lguest.argv.json").read_text())
     # tools/lguest/lguest.c usage() in Linux v4.13, the last release with Lguest:
     # lguest [--tunnet=bridge:<bridgename>:<macaddr>|--block=<filename>|--initrd=<filename>]... <mem-in-mb> vmlinux [args...]
-    assert argv[0] == driver.launcher()
+    assert argv[0] == tool("lguest")
     assert argv[1].startswith("--tunnet=bridge:br-lan:02:4c:47:")
     assert argv[2] == "--tunnet=bridge:lgbr0:02:4c:47:00:00:01"
     assert argv[3] == f"--block={machine.dir / 'disk.img'}"

@@ -5,28 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from creature.model import Machine, MachineSpec
 from creature.testing import DriverConformance
-
-HAS_OPENVZ = Path("/proc/vz").exists()
+from creature.testing_plans import assert_plans, assert_private, plan_machine, staged_create, unusable_reasons
 
 
 class TestOpenvzConformance(DriverConformance):
     driver = "openvz"
 
 
-def _machine(api, **extra) -> Machine:
-    spec = MachineSpec.parse({"name": "web", "driver": "openvz", "template": "bb", "cpus": 2, "memory": "256M", **extra})
-    return Machine(spec=spec, dir=api.home.machine_dir("web"))
-
-
 def test_probe_names_each_missing_piece(creature_api):
-    if HAS_OPENVZ:
-        pytest.skip("this is an OpenVZ kernel: the not-usable reasons cannot be seen")
-    probe = creature_api.probe("openvz")
-    reasons = {c.name: c.reason for c in probe.checks if not c.ok}
-    assert not probe.usable
-    assert "/proc/vz is missing" in reasons["kernel"] and "not an OpenVZ kernel" in reasons["kernel"]
+    reasons = unusable_reasons(creature_api, "openvz", "kernel", Path("/proc/vz"))
+    assert "not an OpenVZ kernel" in reasons["kernel"]
     if "vzctl" in reasons:
         assert reasons["vzctl"].startswith("vzctl not found")
 
@@ -34,12 +23,8 @@ def test_probe_names_each_missing_piece(creature_api):
 def test_create_writes_ve_conf_and_a_private_area(creature_api, tmp_path):
     from creature_openvz.veconf import read_veconf
 
-    api = creature_api
-    template = api.templates.build("bb", "busybox")
-    machine = _machine(api, nics=[{"network": "vmbr1"}, {"mac": "00:18:51:aa:bb:cc"}])
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    data = api.driver("openvz").create(machine, template, staging)
+    machine = plan_machine(creature_api, "openvz", nics=[{"network": "vmbr1"}, {"mac": "00:18:51:aa:bb:cc"}])
+    data, staging = staged_create(creature_api, machine, tmp_path)
     conf = read_veconf((staging / "ve.conf").read_text())
     # vzctl.8 / ctid.conf.5 parameter names; paths name the final folder, never staging
     assert conf["VE_PRIVATE"] == str(machine.dir / "private") and conf["VE_ROOT"] == str(machine.dir / "root")
@@ -54,7 +39,7 @@ def test_create_writes_ve_conf_and_a_private_area(creature_api, tmp_path):
     assert netifs[1].startswith("ifname=eth1,mac=00:18:51:aa:bb:cc,") and netifs[1].endswith("bridge=vmbr0")
     assert (staging / "private/bin/busybox").is_file()
     assert (staging / "private/etc/hostname").read_text() == "web\n"
-    assert oct((staging / "ve.conf").stat().st_mode & 0o777) == "0o600"
+    assert_private(staging / "ve.conf")
 
 
 def test_ve_conf_round_trips_and_refuses_what_it_cannot_quote():
@@ -69,16 +54,19 @@ def test_ve_conf_round_trips_and_refuses_what_it_cannot_quote():
 
 def test_plans_follow_the_vzctl_manual(creature_api):
     driver = creature_api.driver("openvz")
-    machine = _machine(creature_api)
+    machine = plan_machine(creature_api, "openvz")
     machine.data = {"ctid": 123456}
-    vzctl = driver.tool("vzctl")
-    # vzctl(8), vzctl 4.9: "start CTID", "stop CTID [--fast]"; vzlist(8): "-a, --all", "-j, --json"
-    assert driver.plan(machine, "start") == [[vzctl, "start", "123456"]]
-    assert driver.plan(machine, "stop") == [[vzctl, "stop", "123456"], [vzctl, "stop", "123456", "--fast"]]
-    assert driver.plan(machine, "kill") == [[vzctl, "stop", "123456", "--fast"]]
-    assert driver.plan(machine, "list") == [[driver.tool("vzlist"), "-a", "-j"]]
+    vzctl, vzlist = driver.tool("vzctl"), driver.tool("vzlist")
+    # vzctl(8), vzctl 4.9: "start CTID", "stop CTID [--fast]"; vzlist(8): "-a, --all", "-j, --json";
     # vzctl reads a container's configuration from /etc/vz/conf/CTID.conf (ctid.conf(5))
-    assert driver.plan(machine, "create") == [["ln", "-sfn", str(machine.dir / "ve.conf"), "/etc/vz/conf/123456.conf"]]
+    assert_plans(driver, machine, {
+        "start": [[vzctl, "start", "123456"]],
+        "stop": [[vzctl, "stop", "123456"], [vzctl, "stop", "123456", "--fast"]],
+        "kill": [[vzctl, "stop", "123456", "--fast"]],
+        "list": [[vzlist, "-a", "-j"]],
+        "create": [["ln", "-sfn", str(machine.dir / "ve.conf"), "/etc/vz/conf/123456.conf"]],
+        "destroy": [["rm", "-f", "/etc/vz/conf/123456.conf"]],
+    })
 
 
 def test_vzlist_json_parser():

@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from creature.model import Machine, MachineSpec
 from creature.testing import DriverConformance
-
-HAS_VBOX = Path("/dev/vboxdrv").exists()
+from creature.testing_plans import assert_plans, assert_private, plan_machine, staged_create, unusable_reasons
 
 
 class TestVboxConformance(DriverConformance):
@@ -18,35 +15,21 @@ class TestVboxConformance(DriverConformance):
     boot_timeout = 180
 
 
-def _machine(api, **extra) -> Machine:
-    spec = MachineSpec.parse({"name": "web", "driver": "vbox", "template": "bb", "cpus": 2, "memory": "384M", **extra})
-    return Machine(spec=spec, dir=api.home.machine_dir("web"))
-
-
 def test_probe_names_each_missing_piece(creature_api):
-    if HAS_VBOX:
-        pytest.skip("VirtualBox's kernel module is loaded here: the not-usable reasons cannot be seen")
-    probe = creature_api.probe("vbox")
-    reasons = {c.name: c.reason for c in probe.checks if not c.ok}
-    assert not probe.usable
-    assert "/dev/vboxdrv is missing" in reasons["vboxdrv"]
+    reasons = unusable_reasons(creature_api, "vbox", "vboxdrv", Path("/dev/vboxdrv"))
     if "VBoxManage" in reasons:
         assert reasons["VBoxManage"].startswith("VBoxManage not found")
 
 
 def test_create_writes_the_vboxmanage_plan(creature_api, tmp_path):
-    api = creature_api
-    template = api.templates.build("bb", "busybox")
-    machine = _machine(api, nics=[{"network": "br-lan"}, {"mac": "08:00:27:aa:bb:cc"}])
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    driver = api.driver("vbox")
-    data = driver.create(machine, template, staging)
+    driver = creature_api.driver("vbox")
+    machine = plan_machine(creature_api, "vbox", memory="384M", nics=[{"network": "br-lan"}, {"mac": "08:00:27:aa:bb:cc"}])
+    data, staging = staged_create(creature_api, machine, tmp_path)
     machine.data = data
     written = json.loads((staging / "vboxmanage-define.json").read_text())
     assert written == driver.plan(machine, "create")
-    assert oct((staging / "vboxmanage-define.json").stat().st_mode & 0o777) == "0o600"
-    vbm = driver.vboxmanage()
+    assert_private(staging / "vboxmanage-define.json")
+    vbm = driver.tool("VBoxManage")
     # VirtualBox manual, chapter 8 "VBoxManage" (virtualbox.org/manual/ch08.html):
     # createvm --name <name> --ostype <ostype> --basefolder <path> --register
     assert written[0] == [vbm, "createvm", "--name", "web", "--ostype", "Linux26_64", "--basefolder", str(machine.dir), "--register"]
@@ -69,16 +52,18 @@ def test_create_writes_the_vboxmanage_plan(creature_api, tmp_path):
 
 def test_lifecycle_plans_follow_the_manual(creature_api):
     driver = creature_api.driver("vbox")
-    machine = _machine(creature_api)
-    vbm = driver.vboxmanage()
+    vbm = driver.tool("VBoxManage")
     # VirtualBox manual chapter 8: startvm <vm> --type headless; controlvm <vm> acpipowerbutton|poweroff;
     # unregistervm <vm> --delete; showvminfo <vm> --machinereadable; list vms|runningvms
-    assert driver.plan(machine, "start") == [[vbm, "startvm", "web", "--type", "headless"]]
-    assert driver.plan(machine, "stop")[0] == [vbm, "controlvm", "web", "acpipowerbutton"]
-    assert driver.plan(machine, "stop")[-1] == driver.plan(machine, "kill")[0] == [vbm, "controlvm", "web", "poweroff"]
-    assert driver.plan(machine, "destroy") == [[vbm, "unregistervm", "web", "--delete"]]
-    assert driver.plan(machine, "state") == [[vbm, "showvminfo", "web", "--machinereadable"]]
-    assert driver.plan(machine, "list") == [[vbm, "list", "vms"], [vbm, "list", "runningvms"]]
+    assert_plans(driver, plan_machine(creature_api, "vbox", memory="384M"), {
+        "start": [[vbm, "startvm", "web", "--type", "headless"]],
+        "stop": [[vbm, "controlvm", "web", "acpipowerbutton"], [vbm, "showvminfo", "web", "--machinereadable"],
+                 [vbm, "controlvm", "web", "poweroff"]],
+        "kill": [[vbm, "controlvm", "web", "poweroff"]],
+        "destroy": [[vbm, "unregistervm", "web", "--delete"]],
+        "state": [[vbm, "showvminfo", "web", "--machinereadable"]],
+        "list": [[vbm, "list", "vms"], [vbm, "list", "runningvms"]],
+    })
 
 
 def test_list_vms_parser_on_a_real_listing():

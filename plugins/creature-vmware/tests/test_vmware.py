@@ -7,11 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from creature.model import Machine, MachineSpec
 from creature.procs import run
 from creature.testing import DriverConformance
-
-HAS_VMWARE = Path("/dev/vmmon").exists()
+from creature.testing_plans import assert_plans, assert_private, plan_machine, staged_create, unusable_reasons
 
 
 class TestVmwareConformance(DriverConformance):
@@ -19,29 +17,15 @@ class TestVmwareConformance(DriverConformance):
     boot_timeout = 180
 
 
-def _machine(api, **extra) -> Machine:
-    spec = MachineSpec.parse({"name": "web", "driver": "vmware", "template": "bb", "cpus": 2, "memory": "512M", **extra})
-    return Machine(spec=spec, dir=api.home.machine_dir("web"))
-
-
 @pytest.fixture
 def vmware_files(creature_api, tmp_path):
-    api = creature_api
-    template = api.templates.build("bb", "busybox")
-    machine = _machine(api, nics=[{"network": "vmnet8"}, {}])
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    machine.data = api.driver("vmware").create(machine, template, staging)
+    machine = plan_machine(creature_api, "vmware", memory="512M", nics=[{"network": "vmnet8"}, {}])
+    machine.data, staging = staged_create(creature_api, machine, tmp_path)
     return machine, staging
 
 
 def test_probe_names_each_missing_piece(creature_api):
-    if HAS_VMWARE:
-        pytest.skip("VMware's vmmon module is loaded here: the not-usable reasons cannot be seen")
-    probe = creature_api.probe("vmware")
-    reasons = {c.name: c.reason for c in probe.checks if not c.ok}
-    assert not probe.usable
-    assert "/dev/vmmon is missing" in reasons["vmmon"]
+    reasons = unusable_reasons(creature_api, "vmware", "vmmon", Path("/dev/vmmon"))
     if "vmrun" in reasons:
         assert reasons["vmrun"].startswith("vmrun not found")
 
@@ -107,8 +91,7 @@ def test_written_vmx_describes_the_machine(vmware_files):
         assert mac.startswith("00:50:56:") and int(mac.split(":")[3], 16) <= 0x3F
         assert vmx[f"ethernet{i}.addressType"] == "static"
     assert machine.data["macs"] == [vmx["ethernet0.address"], vmx["ethernet1.address"]]
-    for name in ("web.vmx", "disk.vmdk", "disk-flat.img"):
-        assert oct((staging / name).stat().st_mode & 0o777) == "0o600"
+    assert_private(*(staging / name for name in ("web.vmx", "disk.vmdk", "disk-flat.img")))
 
 
 def test_flat_vmdk_is_read_by_qemu_img(vmware_files):
@@ -127,12 +110,15 @@ def test_plans_follow_the_vmrun_manual(creature_api):
     # "Using vmrun to Control Virtual Machines" (VMware VIX): vmrun -T ws start <vmx> [gui|nogui],
     # vmrun -T ws stop <vmx> [hard|soft], vmrun -T ws list
     driver = creature_api.driver("vmware")
-    machine = _machine(creature_api)
-    vmrun, vmx = driver.vmrun(), str(machine.dir / "web.vmx")
-    assert driver.plan(machine, "start") == [[vmrun, "-T", "ws", "start", vmx, "nogui"]]
-    assert driver.plan(machine, "stop")[0] == [vmrun, "-T", "ws", "stop", vmx, "soft"]
-    assert driver.plan(machine, "kill") == [[vmrun, "-T", "ws", "stop", vmx, "hard"]]
-    assert driver.plan(machine, "list") == [[vmrun, "-T", "ws", "list"]]
+    machine = plan_machine(creature_api, "vmware", memory="512M")
+    vmrun, vmx = [driver.tool("vmrun"), "-T", "ws"], str(machine.dir / "web.vmx")
+    assert_plans(driver, machine, {
+        "start": [[*vmrun, "start", vmx, "nogui"]],
+        "stop": [[*vmrun, "stop", vmx, "soft"], [*vmrun, "list"], [*vmrun, "stop", vmx, "hard"]],
+        "kill": [[*vmrun, "stop", vmx, "hard"]],
+        "destroy": [],
+        "list": [[*vmrun, "list"]],
+    })
 
 
 def test_vmrun_list_parser():

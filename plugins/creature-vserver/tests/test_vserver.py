@@ -4,29 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from creature.model import Machine, MachineSpec
 from creature.testing import DriverConformance
-
-HAS_VSERVER = Path("/proc/virtual").exists()
+from creature.testing_plans import assert_plans, assert_private, plan_machine, staged_create, unusable_reasons
 
 
 class TestVserverConformance(DriverConformance):
     driver = "vserver"
 
 
-def _machine(api, **extra) -> Machine:
-    spec = MachineSpec.parse({"name": "web", "driver": "vserver", "template": "bb", "cpus": 2, "memory": "128M", **extra})
-    return Machine(spec=spec, dir=api.home.machine_dir("web"))
-
-
 def test_probe_names_each_missing_piece(creature_api):
-    if HAS_VSERVER:
-        pytest.skip("this is a Linux-VServer kernel: the not-usable reasons cannot be seen")
-    probe = creature_api.probe("vserver")
-    reasons = {c.name: c.reason for c in probe.checks if not c.ok}
-    assert not probe.usable
-    assert "/proc/virtual is missing" in reasons["kernel"] and "not a Linux-VServer kernel" in reasons["kernel"]
+    reasons = unusable_reasons(creature_api, "vserver", "kernel", Path("/proc/virtual"))
+    assert "not a Linux-VServer kernel" in reasons["kernel"]
     if "vserver" in reasons:
         assert "vserver tool is not found" in reasons["vserver"]
 
@@ -34,12 +22,8 @@ def test_probe_names_each_missing_piece(creature_api):
 def test_create_writes_the_etc_vservers_layout(creature_api, tmp_path):
     from creature_vserver.layout import read_layout
 
-    api = creature_api
-    template = api.templates.build("bb", "busybox")
-    machine = _machine(api, nics=[{"network": "br-lan", "ip": "10.77.0.5"}, {}])
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    data = api.driver("vserver").create(machine, template, staging)
+    machine = plan_machine(creature_api, "vserver", memory="128M", nics=[{"network": "br-lan", "ip": "10.77.0.5"}, {}])
+    data, staging = staged_create(creature_api, machine, tmp_path)
     layout = read_layout(staging / "vserver")
     # util-vserver's configuration reference ("The Great Flower Page", nongnu.org/util-vserver/doc/conf/configuration.html):
     # context, name, uts/nodename, vdir, apps/init/style, rlimits/rss (pages), cpuset/{name,cpus,mems},
@@ -60,20 +44,23 @@ def test_create_writes_the_etc_vservers_layout(creature_api, tmp_path):
     }
     assert 2 <= data["xid"] <= 49151
     assert (staging / "rootfs/bin/busybox").is_file() and (staging / "rootfs/etc/hostname").read_text() == "web\n"
-    assert oct((staging / "vserver/context").stat().st_mode & 0o777) == "0o600"
+    assert_private(staging / "vserver/context")
 
 
 def test_plans_follow_the_util_vserver_commands(creature_api):
     driver = creature_api.driver("vserver")
-    machine = _machine(creature_api)
+    machine = plan_machine(creature_api, "vserver", memory="128M")
     machine.data = {"xid": 4242}
-    vserver = driver.tool("vserver")
+    vserver, vkill = driver.tool("vserver"), [driver.tool("vkill"), "--xid", "4242", "-s", "KILL"]
     # vserver(8) of util-vserver: "vserver <name> start|stop"; vkill: "vkill [--xid <xid>] [-s <signal>]"
-    assert driver.plan(machine, "start") == [[vserver, "web", "start"]]
-    assert driver.plan(machine, "stop")[0] == [vserver, "web", "stop"]
-    assert driver.plan(machine, "kill") == [[driver.tool("vkill"), "--xid", "4242", "-s", "KILL"]]
-    assert driver.plan(machine, "list") == [[driver.tool("vserver-stat")]]
-    assert driver.plan(machine, "create") == [["ln", "-sfn", str(machine.dir / "vserver"), "/etc/vservers/web"]]
+    assert_plans(driver, machine, {
+        "start": [[vserver, "web", "start"]],
+        "stop": [[vserver, "web", "stop"], vkill],
+        "kill": [vkill],
+        "list": [[driver.tool("vserver-stat")]],
+        "create": [["ln", "-sfn", str(machine.dir / "vserver"), "/etc/vservers/web"]],
+        "destroy": [["rm", "-f", "/etc/vservers/web"]],
+    })
 
 
 def test_vserver_stat_parser_on_real_outputs():

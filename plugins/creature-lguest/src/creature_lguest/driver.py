@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -15,8 +14,10 @@ from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
 from creature.errors import CreatureError
 from creature.home import write_private
 from creature.host import HostFacts
+from creature.macs import derived_mac
 from creature.model import Machine, State, Template
-from creature.procs import ProcessRecord, run, which
+from creature.planned import tool, tool_check
+from creature.procs import ProcessRecord, run
 from creature.templates import disk_image
 
 from creature_lguest.launcher import LguestGuest, launcher_argv
@@ -25,12 +26,6 @@ DEVICE = Path("/dev/lguest")
 REMOVED_IN = (4, 14)
 ARGV_FILE = "lguest.argv.json"
 DEFAULT_BRIDGE = "lgbr0"
-
-
-def derived_mac(prefix: str, name: str, index: int) -> str:
-    """A stable MAC under prefix for NIC index of machine name (used when the spec gives none)."""
-    digest = hashlib.sha256(f"{name}/{index}".encode()).digest()
-    return prefix + "".join(f":{b:02x}" for b in digest[:3])
 
 
 def host_kernel(boot: Path = Path("/boot")) -> Path:
@@ -54,26 +49,19 @@ class LguestDriver(Driver):
     capabilities = Capabilities(graceful_stop=False, autostart=True, vm=True)
     description = "Lguest guests (lguest launcher; Linux before 4.14)"
 
-    @staticmethod
-    def launcher() -> str:
-        return which("lguest") or "lguest"
-
     def probe(self, host: HostFacts) -> Probe:
-        checks = []
         version = ".".join(str(v) for v in host.kernel_version)
         if host.kernel_version >= REMOVED_IN:
-            checks.append(Check(name="kernel", ok=False,
-                                reason=f"Lguest was removed from Linux in 4.14; this kernel is {version} ({host.kernel_release})"))
+            kernel = Check(name="kernel", ok=False,
+                           reason=f"Lguest was removed from Linux in 4.14; this kernel is {version} ({host.kernel_release})")
         elif not DEVICE.exists():
-            checks.append(Check(name="kernel", ok=False,
-                                reason=f"{DEVICE} is missing: load the lg module (kernel {version} built with CONFIG_LGUEST)"))
+            kernel = Check(name="kernel", ok=False,
+                           reason=f"{DEVICE} is missing: load the lg module (kernel {version} built with CONFIG_LGUEST)")
         else:
-            checks.append(Check(name="kernel", ok=True, reason=f"kernel {version} with {DEVICE}"))
-        tool = which("lguest")
-        checks.append(Check(name="launcher", ok=tool is not None,
-                            reason=f"lguest launcher found at {tool}" if tool
-                            else "the lguest launcher is not found (build tools/lguest from a Linux source before 4.14)"))
-        return Probe.of(self.name, checks)
+            kernel = Check(name="kernel", ok=True, reason=f"kernel {version} with {DEVICE}")
+        launcher = tool_check("launcher", "lguest", label="lguest launcher",
+                              missing="the lguest launcher is not found (build tools/lguest from a Linux source before 4.14)")
+        return Probe.of(self.name, [kernel, launcher])
 
     def _guest(self, machine: Machine, template: Template, block: Path) -> LguestGuest:
         kernel = Path(template.meta["kernel"]) if template.meta.get("kernel") else host_kernel()
@@ -89,7 +77,7 @@ class LguestDriver(Driver):
         run(["cp", "--sparse=always", str(base), str(staging / "disk.img")], timeout=600)
         (staging / "disk.img").chmod(0o600)
         guest = self._guest(machine, template, machine.dir / "disk.img")
-        write_private(staging / ARGV_FILE, json.dumps(launcher_argv(self.launcher(), guest), indent=2) + "\n")
+        write_private(staging / ARGV_FILE, json.dumps(launcher_argv(tool("lguest"), guest), indent=2) + "\n")
         return {"clone": "copy", "base_image": str(base), "macs": [mac for _, mac in guest.nics]}
 
     def _argv(self, machine: Machine) -> list[str]:
@@ -99,7 +87,7 @@ class LguestDriver(Driver):
         if action == "create":
             return [["cp", "--sparse=always", str(machine.data.get("base_image", "TEMPLATE/disk.ext4")), str(machine.dir / "disk.img")]]
         if action == "start":
-            return [self._argv(machine)] if (machine.dir / ARGV_FILE).exists() else [[self.launcher(), "..."]]
+            return [self._argv(machine)] if (machine.dir / ARGV_FILE).exists() else [[tool("lguest"), "..."]]
         if action in ("stop", "kill", "destroy", "state", "list"):
             # the launcher is one process: stop and kill are signals to it, state is its pid record
             return []

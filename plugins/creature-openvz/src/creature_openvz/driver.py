@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
-from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
-from creature.errors import CreatureError
+from creature.drivers import Capabilities, Probe
 from creature.guest import adjust
 from creature.home import write_private
 from creature.host import HostFacts
+from creature.macs import derived_mac
 from creature.model import Machine, State, Template
-from creature.procs import run, which
+from creature.planned import PlannedDriver, links_to, path_check, stable_id, tool_check
+from creature.procs import run
 
 from creature_openvz.veconf import Veth, container_settings, parse_vzlist_json, state_of, write_veconf
 
@@ -22,16 +21,10 @@ CONF_DIR = Path("/etc/vz/conf")
 
 def ctid_of(name: str) -> int:
     """A stable numeric container ID for name (IDs up to 100 are reserved by OpenVZ)."""
-    return 100000 + int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % 900000
+    return stable_id(name, 100000, 999999)
 
 
-def derived_mac(prefix: str, name: str, index: int, side: str) -> str:
-    """A stable MAC under prefix for one side (guest or host) of NIC index."""
-    digest = hashlib.sha256(f"{name}/{index}/{side}".encode()).digest()
-    return prefix + "".join(f":{b:02x}" for b in digest[:3])
-
-
-class OpenvzDriver(Driver):
+class OpenvzDriver(PlannedDriver):
     """OpenVZ system containers through vzctl (an OpenVZ kernel is required)."""
 
     name = "openvz"
@@ -40,10 +33,7 @@ class OpenvzDriver(Driver):
     mac_prefix = "00:18:51"
     capabilities = Capabilities(graceful_stop=True, autostart=True)
     description = "OpenVZ containers (vzctl, ve.conf)"
-
-    @staticmethod
-    def tool(name: str) -> str:
-        return which(name) or name
+    timeouts = {"start": 300, "kill": 120}
 
     def _ctid(self, machine: Machine) -> str:
         return str(machine.data.get("ctid") or ctid_of(machine.name))
@@ -52,15 +42,10 @@ class OpenvzDriver(Driver):
         return CONF_DIR / f"{self._ctid(machine)}.conf"
 
     def probe(self, host: HostFacts) -> Probe:
-        checks = []
-        if PROC.exists():
-            checks.append(Check(name="kernel", ok=True, reason=f"{PROC} present: this is an OpenVZ kernel"))
-        else:
-            checks.append(Check(name="kernel", ok=False, reason=f"{PROC} is missing: kernel {host.kernel_release} is not an OpenVZ kernel"))
-        vzctl = which("vzctl")
-        checks.append(Check(name="vzctl", ok=vzctl is not None,
-                            reason=f"vzctl found at {vzctl}" if vzctl else "vzctl not found (install the vzctl package from OpenVZ)"))
-        return Probe.of(self.name, checks)
+        return Probe.of(self.name, [
+            path_check("kernel", PROC, "this is an OpenVZ kernel", f"kernel {host.kernel_release} is not an OpenVZ kernel"),
+            tool_check("vzctl", "vzctl", "vzctl not found (install the vzctl package from OpenVZ)"),
+        ])
 
     def create(self, machine: Machine, template: Template, staging: Path) -> dict:
         ctid = ctid_of(machine.name)
@@ -77,9 +62,9 @@ class OpenvzDriver(Driver):
         write_private(staging / "ve.conf", write_veconf(settings))
         return {"clone": "copy", "ctid": ctid, "macs": [v.mac for v in veths]}
 
-    def plan(self, machine: Machine, action: str) -> list[list[str]]:
+    def plans(self, machine: Machine) -> dict[str, list[list[str]]]:
         vzctl, ctid = self.tool("vzctl"), self._ctid(machine)
-        plans = {
+        return {
             # vzctl only knows containers whose config is in /etc/vz/conf: link ours there on first start
             "create": [["ln", "-sfn", str(machine.dir / "ve.conf"), str(self._conf_link(machine))]],
             "start": [[vzctl, "start", ctid]],
@@ -89,31 +74,9 @@ class OpenvzDriver(Driver):
             "state": [[self.tool("vzlist"), "-a", "-j"]],
             "list": [[self.tool("vzlist"), "-a", "-j"]],
         }
-        if action not in plans:
-            raise CreatureError(f"the openvz driver has no plan for {action!r}")
-        return plans[action]
 
-    def start(self, machine: Machine) -> None:
-        if os.path.realpath(self._conf_link(machine)) != str(machine.dir / "ve.conf"):
-            for argv in self.plan(machine, "create"):
-                run(argv)
-        run(self.plan(machine, "start")[0], timeout=300)
-
-    def stop(self, machine: Machine, timeout: float) -> StopResult:
-        if timeout > 0:
-            proc = run(self.plan(machine, "stop")[0], check=False, timeout=timeout + 30)
-            if proc.returncode == 0 and self.state(machine) != State.RUNNING:
-                return StopResult(forced=False)
-        self.kill(machine)
-        return StopResult(forced=True)
-
-    def kill(self, machine: Machine) -> None:
-        run(self.plan(machine, "kill")[0], timeout=120)
-
-    def destroy(self, machine: Machine) -> None:
-        link = self._conf_link(machine)
-        if link.is_symlink() and os.path.realpath(link) == str(machine.dir / "ve.conf"):
-            run(self.plan(machine, "destroy")[0])
+    def registered(self, machine: Machine) -> bool:
+        return links_to(self._conf_link(machine), machine.dir / "ve.conf")
 
     def states(self, machines: list[Machine]) -> dict[str, State]:
         rows = parse_vzlist_json(run([self.tool("vzlist"), "-a", "-j"], timeout=60).stdout)

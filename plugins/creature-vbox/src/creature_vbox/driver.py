@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
 from pathlib import Path
+from subprocess import CompletedProcess
 
-from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
+from creature.drivers import Capabilities, Probe
 from creature.errors import CreatureError
 from creature.home import write_private
 from creature.host import HostFacts
+from creature.macs import derived_mac
 from creature.model import Machine, State, Template
-from creature.procs import run, which
+from creature.planned import PlannedDriver, path_check, tool_check
+from creature.procs import run
 from creature.templates import disk_image
 
 from creature_vbox.vboxmanage import VboxMachine, VboxNic, define_plan, parse_list, parse_machinereadable, state_of
@@ -20,15 +21,11 @@ from creature_vbox.vboxmanage import VboxMachine, VboxNic, define_plan, parse_li
 DEVICE = Path("/dev/vboxdrv")
 PLAN_FILE = "vboxmanage-define.json"
 DEFAULT_BRIDGE = "eth0"
+# a paused VM is still up: stop and kill wait for it to leave these states
+UP = (State.RUNNING, State.PAUSED)
 
 
-def derived_mac(prefix: str, name: str, index: int) -> str:
-    """A stable MAC under prefix for NIC index of machine name (used when the spec gives none)."""
-    digest = hashlib.sha256(f"{name}/{index}".encode()).digest()
-    return prefix + "".join(f":{b:02x}" for b in digest[:3])
-
-
-class VboxDriver(Driver):
+class VboxDriver(PlannedDriver):
     """VirtualBox VMs through VBoxManage, registered on their first start and run headless."""
 
     name = "vbox"
@@ -36,21 +33,15 @@ class VboxDriver(Driver):
     mac_prefix = "08:00:27"
     capabilities = Capabilities(graceful_stop=True, autostart=True, vm=True)
     description = "VirtualBox VMs (VBoxManage, headless)"
-
-    @staticmethod
-    def vboxmanage() -> str:
-        return which("VBoxManage") or "VBoxManage"
+    # acpipowerbutton only asks the guest and returns: stop then polls the state, bounded by the caller's timeout
+    timeouts = {"create": 600, "start": 120, "stop": 60, "kill": 60, "destroy": 120}
 
     def probe(self, host: HostFacts) -> Probe:
-        tool = which("VBoxManage")
-        checks = [Check(name="VBoxManage", ok=tool is not None,
-                        reason=f"VBoxManage found at {tool}" if tool else "VBoxManage not found (install VirtualBox from virtualbox.org)")]
-        if DEVICE.exists():
-            checks.append(Check(name="vboxdrv", ok=True, reason=f"{DEVICE} present: the VirtualBox kernel module is loaded"))
-        else:
-            checks.append(Check(name="vboxdrv", ok=False, reason=f"{DEVICE} is missing: the vboxdrv kernel module is not loaded"
-                                " (run /sbin/vboxconfig after installing VirtualBox)"))
-        return Probe.of(self.name, checks)
+        return Probe.of(self.name, [
+            tool_check("VBoxManage", "VBoxManage", "VBoxManage not found (install VirtualBox from virtualbox.org)"),
+            path_check("vboxdrv", DEVICE, "the VirtualBox kernel module is loaded",
+                       "the vboxdrv kernel module is not loaded (run /sbin/vboxconfig after installing VirtualBox)"),
+        ])
 
     def _vm(self, machine: Machine, raw_disk: Path) -> VboxMachine:
         nics = [VboxNic(mac=nic.mac or derived_mac(self.mac_prefix, machine.name, i), bridge=nic.network or DEFAULT_BRIDGE)
@@ -62,16 +53,14 @@ class VboxDriver(Driver):
         # registering with VirtualBox touches ~/.config/VirtualBox: it waits for the first start, so a
         # dry run or a failed create leaves nothing behind
         vm = self._vm(machine, disk_image(self.home, template))
-        plan = define_plan(self.vboxmanage(), vm)
+        plan = define_plan(self.tool("VBoxManage"), vm)
         write_private(staging / PLAN_FILE, json.dumps(plan, indent=2) + "\n")
         return {"clone": "copy", "raw_disk": str(vm.raw_disk), "macs": [n.mac for n in vm.nics]}
 
-    def plan(self, machine: Machine, action: str) -> list[list[str]]:
-        vbm, name = self.vboxmanage(), machine.name
-        if action == "create":
-            vm = self._vm(machine, Path(machine.data.get("raw_disk", "TEMPLATE/disk.ext4")))
-            return define_plan(vbm, vm)
-        plans = {
+    def plans(self, machine: Machine) -> dict[str, list[list[str]]]:
+        vbm, name = self.tool("VBoxManage"), machine.name
+        return {
+            "create": define_plan(vbm, self._vm(machine, Path(machine.data.get("raw_disk", "TEMPLATE/disk.ext4")))),
             "start": [[vbm, "startvm", name, "--type", "headless"]],
             "stop": [[vbm, "controlvm", name, "acpipowerbutton"], [vbm, "showvminfo", name, "--machinereadable"],
                      [vbm, "controlvm", name, "poweroff"]],
@@ -80,50 +69,32 @@ class VboxDriver(Driver):
             "state": [[vbm, "showvminfo", name, "--machinereadable"]],
             "list": [[vbm, "list", "vms"], [vbm, "list", "runningvms"]],
         }
-        if action not in plans:
-            raise CreatureError(f"the vbox driver has no plan for {action!r}")
-        return plans[action]
 
     def _info(self, machine: Machine) -> dict[str, str] | None:
-        proc = run([self.vboxmanage(), "showvminfo", machine.name, "--machinereadable"], check=False, timeout=60)
+        proc = run([self.tool("VBoxManage"), "showvminfo", machine.name, "--machinereadable"], check=False, timeout=60)
         return parse_machinereadable(proc.stdout) if proc.returncode == 0 else None
 
-    def start(self, machine: Machine) -> None:
-        if self._info(machine) is None:
-            for argv in json.loads((machine.dir / PLAN_FILE).read_text()):
-                run(argv, timeout=600)
-        run(self.plan(machine, "start")[0], timeout=120)
+    def registered(self, machine: Machine) -> bool:
+        return self._info(machine) is not None
 
-    def _wait_off(self, machine: Machine, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self.state(machine) in (State.RUNNING, State.PAUSED):
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.5)
-        return True
+    def registration(self, machine: Machine) -> list[list[str]]:
+        # the plan create wrote, not one made now: a machine made by an older creature is registered as it was planned
+        return json.loads((machine.dir / PLAN_FILE).read_text())
 
-    def stop(self, machine: Machine, timeout: float) -> StopResult:
-        if timeout > 0:
-            run(self.plan(machine, "stop")[0], check=False, timeout=60)
-            if self._wait_off(machine, timeout):
-                return StopResult(forced=False)
-        self.kill(machine)
-        return StopResult(forced=True)
+    def stopped(self, machine: Machine, request: CompletedProcess, timeout: float) -> bool:
+        return self.wait_off(machine, timeout, UP)
 
     def kill(self, machine: Machine) -> None:
-        run(self.plan(machine, "kill")[0], timeout=60)
-        if not self._wait_off(machine, 30):
+        super().kill(machine)
+        # controlvm poweroff may return before VirtualBox reports the VM off
+        if not self.wait_off(machine, 30, UP):
             raise CreatureError(f"VirtualBox VM {machine.name!r} is still running after poweroff")
-
-    def destroy(self, machine: Machine) -> None:
-        if self._info(machine) is not None:
-            run(self.plan(machine, "destroy")[0], timeout=120)
 
     def state(self, machine: Machine) -> State:
         info = self._info(machine)
         return State.STOPPED if info is None else state_of(info)
 
     def states(self, machines: list[Machine]) -> dict[str, State]:
-        running = parse_list(run([self.vboxmanage(), "list", "runningvms"], timeout=60).stdout)
+        running = parse_list(run([self.tool("VBoxManage"), "list", "runningvms"], timeout=60).stdout)
         # runningvms also lists paused machines: ask those few for their exact state
         return {m.name: self.state(m) if m.name in running else State.STOPPED for m in machines}

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import time
 from pathlib import Path
+from subprocess import CompletedProcess
 
-from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
-from creature.errors import CreatureError, InputError
+from creature.drivers import Capabilities, Probe
+from creature.errors import InputError
 from creature.home import write_private
 from creature.host import HostFacts
+from creature.macs import derived_mac
 from creature.model import Machine, State, Template
-from creature.procs import run, which
+from creature.planned import PlannedDriver, path_check, tool_check
+from creature.procs import run
 from creature.templates import disk_image
 
 from creature_vmware.vmrun import parse_vmrun_list
@@ -30,13 +31,7 @@ def check_static_mac(mac: str) -> str:
     return mac
 
 
-def static_mac(name: str, index: int) -> str:
-    """A stable MAC in the range VMware allows for static addresses (00:50:56:00:00:00 to 00:50:56:3F:FF:FF)."""
-    digest = hashlib.sha256(f"{name}/{index}".encode()).digest()
-    return "00:50:56:" + ":".join(f"{b:02x}" for b in (digest[0] & 0x3F, digest[1], digest[2]))
-
-
-class VmwareDriver(Driver):
+class VmwareDriver(PlannedDriver):
     """VMware Workstation VMs through vmrun, defined by a generated .vmx."""
 
     name = "vmware"
@@ -45,78 +40,50 @@ class VmwareDriver(Driver):
     mac_max4 = 0x3F
     capabilities = Capabilities(graceful_stop=True, autostart=True, vm=True)
     description = "VMware Workstation VMs (vmrun, .vmx)"
-
-    @staticmethod
-    def vmrun() -> str:
-        return which("vmrun") or "vmrun"
+    timeouts = {"start": 180, "kill": 120}
 
     def _vmx(self, machine: Machine) -> Path:
         return machine.dir / f"{machine.name}.vmx"
 
     def probe(self, host: HostFacts) -> Probe:
-        tool = which("vmrun")
-        checks = [Check(name="vmrun", ok=tool is not None,
-                        reason=f"vmrun found at {tool}" if tool else "vmrun not found (install VMware Workstation or the VIX API)")]
-        if DEVICE.exists():
-            checks.append(Check(name="vmmon", ok=True, reason=f"{DEVICE} present: the vmmon kernel module is loaded"))
-        else:
-            checks.append(Check(name="vmmon", ok=False, reason=f"{DEVICE} is missing: the vmmon kernel module is not loaded"
-                                " (run vmware-modconfig --console --install-all)"))
-        return Probe.of(self.name, checks)
+        return Probe.of(self.name, [
+            tool_check("vmrun", "vmrun", "vmrun not found (install VMware Workstation or the VIX API)"),
+            path_check("vmmon", DEVICE, "the vmmon kernel module is loaded",
+                       "the vmmon kernel module is not loaded (run vmware-modconfig --console --install-all)"),
+        ])
 
     def create(self, machine: Machine, template: Template, staging: Path) -> dict:
         base = disk_image(self.home, template)
         run(["cp", "--sparse=always", str(base), str(staging / "disk-flat.img")], timeout=600)
         (staging / "disk-flat.img").chmod(0o600)
         write_private(staging / "disk.vmdk", flat_vmdk("disk-flat.img", base.stat().st_size))
-        nics = [(check_static_mac(nic.mac or static_mac(machine.name, i)), nic.network) for i, nic in enumerate(machine.spec.nics)]
+        nics = [(check_static_mac(nic.mac or derived_mac(self.mac_prefix, machine.name, i, max4=self.mac_max4)), nic.network)
+                for i, nic in enumerate(machine.spec.nics)]
         settings = machine_settings(machine.name, machine.spec.cpus, machine.spec.memory, "disk.vmdk",
                                     machine.dir / "console.log", nics)
         write_private(staging / f"{machine.name}.vmx", write_vmx(settings))
         return {"clone": "copy", "base_image": str(base), "macs": [mac for mac, _ in nics]}
 
-    def plan(self, machine: Machine, action: str) -> list[list[str]]:
-        vmrun, vmx = self.vmrun(), str(self._vmx(machine))
-        plans = {
+    def plans(self, machine: Machine) -> dict[str, list[list[str]]]:
+        vmrun, vmx = [self.tool("vmrun"), "-T", HOST_TYPE], str(self._vmx(machine))
+        # the .vmx is the machine: vmrun needs no registration, so start never runs "create" (create's own copy)
+        return {
             "create": [["cp", "--sparse=always", str(machine.data.get("base_image", "TEMPLATE/disk.ext4")),
                         str(machine.dir / "disk-flat.img")]],
-            "start": [[vmrun, "-T", HOST_TYPE, "start", vmx, "nogui"]],
-            "stop": [[vmrun, "-T", HOST_TYPE, "stop", vmx, "soft"], [vmrun, "-T", HOST_TYPE, "list"],
-                     [vmrun, "-T", HOST_TYPE, "stop", vmx, "hard"]],
-            "kill": [[vmrun, "-T", HOST_TYPE, "stop", vmx, "hard"]],
+            "start": [[*vmrun, "start", vmx, "nogui"]],
+            "stop": [[*vmrun, "stop", vmx, "soft"], [*vmrun, "list"], [*vmrun, "stop", vmx, "hard"]],
+            "kill": [[*vmrun, "stop", vmx, "hard"]],
             "destroy": [],
-            "state": [[vmrun, "-T", HOST_TYPE, "list"]],
-            "list": [[vmrun, "-T", HOST_TYPE, "list"]],
+            "state": [[*vmrun, "list"]],
+            "list": [[*vmrun, "list"]],
         }
-        if action not in plans:
-            raise CreatureError(f"the vmware driver has no plan for {action!r}")
-        return plans[action]
 
-    def start(self, machine: Machine) -> None:
-        run(self.plan(machine, "start")[0], timeout=180)
-
-    def _wait_off(self, machine: Machine, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self.state(machine) == State.RUNNING:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.5)
-        return True
-
-    def stop(self, machine: Machine, timeout: float) -> StopResult:
-        if timeout > 0:
-            # vmrun's soft stop itself waits for the guest; the poll bounds it by our timeout
-            run(self.plan(machine, "stop")[0], check=False, timeout=timeout + 30)
-            if self._wait_off(machine, timeout):
-                return StopResult(forced=False)
-        self.kill(machine)
-        return StopResult(forced=True)
-
-    def kill(self, machine: Machine) -> None:
-        run(self.plan(machine, "kill")[0], timeout=120)
+    def stopped(self, machine: Machine, request: CompletedProcess, timeout: float) -> bool:
+        # vmrun's soft stop itself waits for the guest; the poll bounds it by our timeout
+        return self.wait_off(machine, timeout)
 
     def states(self, machines: list[Machine]) -> dict[str, State]:
-        running = {p.resolve() for p in parse_vmrun_list(run([self.vmrun(), "-T", HOST_TYPE, "list"], timeout=60).stdout)}
+        running = {p.resolve() for p in parse_vmrun_list(run([self.tool("vmrun"), "-T", HOST_TYPE, "list"], timeout=60).stdout)}
         return {m.name: State.RUNNING if self._vmx(m).resolve() in running else State.STOPPED for m in machines}
 
     def state(self, machine: Machine) -> State:
