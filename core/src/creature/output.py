@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from typing import Any
@@ -26,6 +25,8 @@ def emit(rows: list[dict[str, Any]], columns: list[str], fmt: str, document: Any
         json.dump(document if document is not None else rows, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     elif fmt == "csv":
+        import csv
+
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:

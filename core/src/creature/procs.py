@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from creature.errors import CommandFailed, CreatureError
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 def run(
@@ -26,6 +28,8 @@ def run(
 
     on_line, when given, is called with each line of output as it comes (for progress displays).
     """
+    import subprocess  # here, not at the top: listing imports this module only for ProcessRecord
+
     argv = [str(a) for a in argv]
     if on_line is not None:
         return _run_streaming(argv, check=check, timeout=timeout, env=env, on_line=on_line)
@@ -51,6 +55,7 @@ def run(
 def _run_streaming(argv: list[str], *, check: bool, timeout: float | None, env: dict[str, str] | None,
                    on_line: Callable[[str], None]) -> subprocess.CompletedProcess:
     # stderr is merged into stdout so progress sees every line in order; a failure reports the tail
+    import subprocess
     import time
 
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -81,6 +86,8 @@ def _run_streaming(argv: list[str], *, check: bool, timeout: float | None, env: 
 
 def which(program: str) -> str | None:
     """Path of program on PATH, also looking in the sbin folders a non-login root shell may miss."""
+    import shutil
+
     path = os.environ.get("PATH", "") + ":/usr/local/sbin:/usr/sbin:/sbin"
     return shutil.which(program, path=path)
 

@@ -11,7 +11,6 @@ import os
 from creature.procs import ProcessRecord
 from creature.state import State
 
-from creature_qemu import qmp
 from creature_qemu.paths import Paths
 
 QMP_STATES = {
@@ -50,6 +49,8 @@ def state(machine) -> State:
     if not rec.alive():
         # run.json outlives only a QEMU that ended without stop or kill: a crash, or an outside kill
         return State.CRASHED if panicked(machine) else State.STOPPED
+    from creature_qemu import qmp  # a socket client, needed only for a live QEMU
+
     try:
         status = qmp.execute(Paths(machine.dir).qmp, "query-status", timeout=2)
     except qmp.QmpError:
