@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from creature.testing import CLI, Result, required_drivers
+from creature.testing import CLI, ConsoleSession, Result, required_drivers
 
 IP = shutil.which("ip", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
 NSENTER = shutil.which("nsenter")
@@ -93,14 +93,20 @@ class GuestKind:
     address_timeout: float = 20
 
     def check_reach(self, cli: CLI, netns: Netns, api, addresses: dict[str, str], gateway: str) -> None:
-        """Assert the guests reach each other and the gateway: from inside with exec, else from the gateway's side."""
+        """Assert the guests reach each other and the gateway: with exec, else from a root shell on each one's console."""
         if api.driver(self.driver).capabilities.exec:
             for source in addresses:
                 for target in [a for n, a in addresses.items() if n != source] + [gateway]:
                     result = cli("exec", source, "--", "ping", "-c", "1", "-W", "2", target)
                     assert result.code == 0, f"{source} cannot ping {target}: {result.out}{result.err}"
             return
-        # no exec (VM drivers): the guests answer the gateway; guest-to-guest needs a console probe of the driver's own
+        for source in addresses:
+            with ConsoleSession.attach(cli.home, source) as console:
+                console.login()
+                for target in [a for n, a in addresses.items() if n != source] + [gateway]:
+                    status, output = console.run(f"ping -c 1 -W 2 {target}")
+                    assert status == 0, f"{source} cannot ping {target} (exit {status}):\n{output}"
+        # and the gateway's side answers them
         for name, target in addresses.items():
             result = subprocess.run([NSENTER, f"--net=/run/netns/{netns.name}", BUSYBOX, "ping", "-c", "1", "-W", "2", target],
                                     capture_output=True, text=True)

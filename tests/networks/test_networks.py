@@ -127,13 +127,15 @@ def assert_unplugged(netns, home, names: list[str], bridge: str = "lan") -> None
 def test_lxc_qemu_and_uml_share_one_network(ncli, netns, creature_api):
     """Acceptance 1 across drivers: a container and two VMs on one bridge get their leases and reach each other.
 
-    VMs have no exec: the LXC guest pings the VMs and the gateway, and the gateway pings every guest.
+    Every guest pings the other two and the gateway: the container through exec, each VM from a root shell
+    on its serial console (`creature console`, as a user would: VMs have no exec). The gateway pings every guest.
     Also: --dry-run shows each VM's tap and NIC arguments and changes nothing.
     """
     import shutil
     import subprocess
 
     from creature.network import tap_name
+    from creature.testing import ConsoleSession
 
     for driver in ("lxc", "qemu", "uml"):
         probe = creature_api.probe(driver)
@@ -179,6 +181,12 @@ def test_lxc_qemu_and_uml_share_one_network(ncli, netns, creature_api):
     for target in [found["vq"], found["vu"], "10.77.0.1"]:
         result = ncli("exec", "ct", "--", "ping", "-c", "1", "-W", "2", target)
         assert result.code == 0, f"ct cannot ping {target}: {result.out}{result.err}"
+    for vm in ("vq", "vu"):
+        with ConsoleSession.attach(ncli.home, vm) as console:
+            console.login()
+            for name, target in [*((n, ip) for n, ip in found.items() if n != vm), ("the gateway", "10.77.0.1")]:
+                status, output = console.run(f"ping -c 1 -W 2 {target}")
+                assert status == 0, f"{vm} cannot ping {name} at {target} (exit {status}):\n{output}"
     assert all(machine_processes(ncli.home, name) for name in kinds), "the process finder finds nothing"
     for name in kinds:
         ncli.ok("destroy", "--force", name)

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import tty
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,6 +174,138 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "co
         time.sleep(interval)
 
 
+CURSOR_QUERY = b"\x1b[6n"
+CONSOLE_ESCAPE = b"\x1d"  # Ctrl-], which detaches `creature console`
+
+
+class ConsoleSession:
+    """A root shell on a guest's console (busybox templates have no root password), for guests without exec.
+
+    Open it on a terminal device with open(), or through `creature console NAME` with attach(), which works for
+    every driver with a console; then login() and run() command lines:
+
+        with ConsoleSession.attach(home, "vm1") as console:
+            console.login()
+            status, output = console.run("ping -c 1 10.0.0.1")
+    """
+
+    def __init__(self, fd: int, child: subprocess.Popen | None = None):
+        self.fd = fd
+        self.child = child
+        self.seen = b""
+
+    @classmethod
+    def open(cls, device: str) -> ConsoleSession:
+        """The console on a terminal device (such as the host pty UML gives a guest's tty)."""
+        fd = os.open(device, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(fd)
+        return cls(fd)
+
+    @classmethod
+    def attach(cls, home: Path, name: str, timeout: float = 60) -> ConsoleSession:
+        """The console through `creature console NAME`, run on a pty as a user would."""
+        master, slave = os.openpty()
+        # raw before the child starts: a cooked pty would echo and translate what is typed before it sets raw mode itself
+        tty.setraw(slave)
+        try:
+            child = subprocess.Popen([sys.executable, "-m", "creature", "--home", str(home), "console", name],
+                                     stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        session = cls(master, child)
+        try:
+            session.expect(b"Ctrl-] detaches", timeout)
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+    def __enter__(self) -> ConsoleSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Detach (the guest keeps running) and close the channel; a `creature console` that does not end is killed."""
+        try:
+            if self.child is not None and self.child.poll() is None:
+                try:
+                    os.write(self.fd, CONSOLE_ESCAPE)
+                    self.child.wait(timeout=10)
+                except (OSError, subprocess.TimeoutExpired):
+                    self.child.kill()
+                    self.child.wait()
+        finally:
+            os.close(self.fd)
+
+    def expect(self, needle: bytes, timeout: float) -> bytes:
+        """Read until needle; return what came before it (what came after is kept for the next expect)."""
+        return self.expect_any((needle,), timeout)[1]
+
+    def expect_any(self, needles: tuple[bytes, ...], timeout: float) -> tuple[bytes, bytes]:
+        """Read until one of needles; return the one that came first and what came before it."""
+        deadline = time.monotonic() + timeout
+        while not any(n in self.seen for n in needles):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                wanted = " or ".join(map(repr, needles))
+                raise TimeoutError(f"no {wanted} on the console within {timeout:g} s; last output: {self.seen[-500:]!r}")
+            ready, _, _ = select.select([self.fd], [], [], min(left, 0.5))
+            if not ready:
+                continue
+            try:
+                data = os.read(self.fd, 4096)
+            except OSError:  # EIO: the pty's other side is gone
+                data = b""
+            if not data:
+                raise EOFError(f"the console closed; last output: {self.seen[-500:]!r}")
+            if CURSOR_QUERY in data:  # busybox ash asks where the cursor is and waits for the answer
+                os.write(self.fd, b"\x1b[1;1R")
+                data = data.replace(CURSOR_QUERY, b"")
+            self.seen += data
+        needle = min((n for n in needles if n in self.seen), key=self.seen.index)
+        before, _, self.seen = self.seen.partition(needle)
+        return needle, before
+
+    def prompt_login(self, timeout: float = 30, shell_too: bool = False) -> bytes:
+        """Press return until a getty asks for a login (or, with shell_too, a shell prompts); return which."""
+        deadline = time.monotonic() + timeout
+        wanted = (b"login:", b"# ") if shell_too else (b"login:",)
+        while True:
+            os.write(self.fd, b"\r")
+            try:
+                # a getty that is still starting misses a return: press it again every couple of seconds
+                return self.expect_any(wanted, min(2.0, max(0.1, deadline - time.monotonic())))[0]
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+
+    def login(self, timeout: float = 30) -> None:
+        """Log in as root, or reuse the shell a previous session left logged in."""
+        if self.prompt_login(timeout, shell_too=True) == b"login:":
+            os.write(self.fd, b"root\r")
+            self.expect(b"# ", timeout)
+        self.run("true", timeout)
+
+    def run(self, shell: str, timeout: float = 20) -> tuple[int, str]:
+        """Run a shell command line; return its exit status and output (markers split it from the echo and the prompt)."""
+        tag = os.urandom(4).hex()
+        # the marker is built by the guest's shell, so the echoed command line never matches it
+        os.write(self.fd, f"{shell}; echo END-$((0x{tag}))-$?\r".encode())
+        marker = f"END-{int(tag, 16)}-".encode()
+        out = self.expect(marker, timeout)
+        status = int(self.expect(b"\n", timeout).strip())
+        text = out.decode(errors="replace").replace("\r", "")
+        # the echo of the command line comes first, at times twice (the tty echoes it before ash redraws it after its
+        # prompt): drop through the last one
+        echoed = f"END-$((0x{tag}))-$?"
+        return status, text.rpartition(echoed)[2].partition("\n")[2] if echoed in text else text.split("\n", 1)[-1]
+
+
 class DriverConformance:
     """The lifecycle every driver must pass, through the Python API and through the CLI.
 
@@ -293,14 +427,40 @@ class DriverConformance:
     def test_start_twice_and_kill(self, creature_api, template):
         api = creature_api
         api.create({"name": "conf-kill", "driver": self.driver, "template": template, "memory": "128M"})
+        self._states_agree(api, "conf-kill", "stopped")
         api.start("conf-kill")
+        self._states_agree(api, "conf-kill", "running")
         with pytest.raises(CreatureError, match="already running"):
             api.start("conf-kill")
         api.kill("conf-kill")
         assert api.state("conf-kill").value == "stopped"
+        self._states_agree(api, "conf-kill", "stopped")
         api.start("conf-kill")
         assert api.state("conf-kill").value == "running"
         with pytest.raises(CreatureError, match="is running"):
             api.destroy("conf-kill")
         api.destroy("conf-kill", force=True)
         assert api.inventory.machine("conf-kill") is None
+
+    def _states_agree(self, api, name: str, expected: str) -> None:
+        """The driver's lean states function (if it registers one) says what the driver says, from the bare row."""
+        from creature.listing import Row
+
+        assert api.state(name).value == expected
+        function = api.registry.entry(self.driver).states_function()
+        if function is None:
+            return
+        rows = api.inventory._query("SELECT name, driver, spec, data, dir FROM machines WHERE name = ?", (name,))
+        lean = function([Row(*rows[0])])
+        assert lean.get(name) == expected, f"the states function says {lean.get(name)!r}, the driver {expected!r}"
+
+    def test_states_function_is_lean(self, creature_api):
+        """A registered states function imports neither pydantic nor the driver's module (creature.listing)."""
+        entry = creature_api.registry.entry(self.driver)
+        if entry.states is None:
+            pytest.skip(f"driver {self.driver} registers no states function: `creature list` imports the driver")
+        module = entry.states.partition(":")[0]
+        heavy = ["pydantic", entry.target.partition(":")[0]]
+        code = f"import importlib, sys; importlib.import_module({module!r}); print([m for m in {heavy!r} if m in sys.modules])"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        assert out.strip() == "[]", f"{entry.states} imports {out.strip()}"

@@ -5,77 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import select
 import signal
 import time
-import tty
 from pathlib import Path
 
 import pytest
 from creature.procs import run
-from creature.testing import DriverConformance, cleanup_home, make_home, wait_until
-
-CURSOR_QUERY = b"\x1b[6n"
-
-
-class ConsoleSession:
-    """Logs in as root on a getty (busybox templates have no root password) and runs shell commands."""
-
-    def __init__(self, device: str):
-        self.fd = os.open(device, os.O_RDWR | os.O_NOCTTY)
-        tty.setraw(self.fd)
-        self.seen = b""
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-    def expect(self, needle: bytes, timeout: float) -> bytes:
-        deadline = time.monotonic() + timeout
-        while needle not in self.seen:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"no {needle!r} on the console within {timeout:g} s; last output: {self.seen[-300:]!r}")
-            ready, _, _ = select.select([self.fd], [], [], min(left, 0.5))
-            if ready:
-                data = os.read(self.fd, 4096)
-                if CURSOR_QUERY in data:  # busybox ash asks where the cursor is and waits for the answer
-                    os.write(self.fd, b"\x1b[1;1R")
-                    data = data.replace(CURSOR_QUERY, b"")
-                self.seen += data
-        before, _, self.seen = self.seen.partition(needle)
-        return before
-
-    def prompt_login(self, timeout: float = 30) -> None:
-        """Press return until a getty asks for a login."""
-        deadline = time.monotonic() + timeout
-        while True:
-            os.write(self.fd, b"\r")
-            try:
-                self.expect(b"login:", min(2.0, max(0.1, deadline - time.monotonic())))
-                return
-            except TimeoutError:
-                if time.monotonic() > deadline:
-                    raise
-
-    def login(self, timeout: float = 30) -> None:
-        self.prompt_login(timeout)
-        os.write(self.fd, b"root\r")
-        self.expect(b"# ", timeout)
-        self.run("true", timeout)
-
-    def run(self, shell: str, timeout: float = 20) -> tuple[int, str]:
-        """Run a shell command line; return its exit status and output (markers split it from the echo and the prompt)."""
-        tag = os.urandom(4).hex()
-        # the marker is built by the guest's shell, so the echoed command line never matches it
-        os.write(self.fd, f"{shell}; echo END-$((0x{tag}))-$?\r".encode())
-        marker = f"END-{int(tag, 16)}-".encode()
-        out = self.expect(marker, timeout)
-        status = int(self.expect(b"\n", timeout).strip())
-        text = out.decode(errors="replace").replace("\r", "")
-        # the echo of the command line comes first, at times twice (the tty echoes it before ash redraws it after its
-        # prompt): drop through the last one
-        echoed = f"END-$((0x{tag}))-$?"
-        return status, text.rpartition(echoed)[2].partition("\n")[2] if echoed in text else text.split("\n", 1)[-1]
+from creature.testing import ConsoleSession, DriverConformance, cleanup_home, make_home, wait_until
 
 
 class TestUmlConformance(DriverConformance):
@@ -117,7 +53,7 @@ class TestUmlDebianConformance(DriverConformance):
         log = machine.dir / "console.log"
         wait_until(lambda: b"Run /sbin/init as init process" in log.read_bytes(), self.boot_timeout, 0.2, "the kernel to run init")
         # init got as far as a getty on tty1: the console answers with a Debian login prompt
-        session = ConsoleSession(api.driver("uml").console_device(machine, timeout=self.boot_timeout))
+        session = ConsoleSession.open(api.driver("uml").console_device(machine, timeout=self.boot_timeout))
         try:
             session.prompt_login(self.boot_timeout)
         finally:
@@ -200,7 +136,7 @@ def test_two_machines_write_only_their_own_cow(uml):
     marks = {}
     for name in ("ua", "ub"):
         machine = api.machine(name)
-        session = ConsoleSession(api.driver("uml").console_device(machine))
+        session = ConsoleSession.open(api.driver("uml").console_device(machine))
         try:
             session.login()
             assert session.run("hostname") == (0, f"{name}\n")
