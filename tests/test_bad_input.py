@@ -91,3 +91,15 @@ def test_bad_input(creature_cli, populated, case):
 
 def test_there_are_at_least_thirty_cases():
     assert len(CASES) >= 30
+
+
+def test_destroy_takes_several_names_and_a_bad_one_destroys_none(creature_cli):
+    creature_cli.ok("template", "build", "bb", "--method", "busybox")
+    for n in ("d1", "d2", "d3"):
+        creature_cli.ok("create", n, "--driver", "lxc", "--template", "bb")
+    before = snapshot(creature_cli.home)
+    bad = creature_cli("destroy", "d1", "nosuch", "d2")
+    assert bad.code == 2 and bad.err == "creature: error: no machine named 'nosuch'\n"
+    assert snapshot(creature_cli.home) == before
+    creature_cli.ok("destroy", "d1", "d2")
+    assert [r["name"] for r in creature_cli.ok("list", "--format", "json").json()] == ["d3"]

@@ -409,15 +409,19 @@ def kill(ctx, names, all_, dry_run):
 
 
 @cli.command()
-@click.argument("name")
-@click.option("--force", is_flag=True, help="Kill the machine first if it runs.")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--force", is_flag=True, help="Kill a machine first if it runs.")
 @_dry_run_option
 @click.pass_context
-def destroy(ctx, name, force, dry_run):
-    """Remove a machine and its files."""
+def destroy(ctx, names, force, dry_run):
+    """Remove machines and their files (no --all: name each one)."""
+    creature = api(ctx)
+    names = list(dict.fromkeys(names))
+    for n in names:
+        creature.machine(n)  # a mistyped name destroys nothing, not the names before it
     if dry_run:
-        return _plan_each(api(ctx), [name], "destroy")
-    api(ctx).destroy(name, force=force)
+        return _plan_each(creature, names, "destroy")
+    return _each(names, lambda n: creature.destroy(n, force=force))
 
 
 @cli.command("exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
