@@ -2,12 +2,25 @@
 
 Tests create bridges, veths and taps in namespaces of their own; an address lost or added on an
 interface the host had before the session (eth0, lo) means a guest's network scripts reached the host.
+
+Also the one fixture the core's tests and the cross-distribution tests share: lxc_usable.
 """
 
 import json
 import subprocess
 
+import pytest
+
 _BEFORE = {}
+
+
+@pytest.fixture
+def lxc_usable(creature_api):
+    """The API, where the LXC driver runs (every development host can; failing, not skipping, when CI requires it)."""
+    from creature.testing import require_usable
+
+    require_usable(creature_api, "lxc")
+    return creature_api
 
 
 def _host_addresses() -> dict[str, list[str]]:

@@ -1,20 +1,6 @@
 """create --ssh-key / --root-password / network configuration in a busybox guest, end to end through the CLI."""
 
-import pytest
 from creature.testing import snapshot, wait_until
-
-
-@pytest.fixture
-def lxc_home(creature_api, creature_cli):
-    from creature.testing import required_drivers
-
-    probe = creature_api.probe("lxc")
-    if not probe.usable:
-        if "lxc" in required_drivers():
-            pytest.fail(f"lxc is required here but not usable: {probe.reason}")
-        pytest.skip(f"lxc is not usable on this host: {probe.reason}")
-    creature_cli.ok("template", "build", "bb", "--method", "busybox")
-    return creature_api
 
 
 def test_busybox_guest_adjusted_with_access(lxc_home, creature_cli, creature_home, tmp_path):

@@ -7,19 +7,6 @@ from creature.testing import snapshot
 USER_DATA = "#cloud-config\npackages: [htop]\nruncmd:\n  - [touch, /root/seeded]\n"
 
 
-@pytest.fixture
-def lxc_home(creature_api, creature_cli):
-    from creature.testing import required_drivers
-
-    probe = creature_api.probe("lxc")
-    if not probe.usable:
-        if "lxc" in required_drivers():
-            pytest.fail(f"lxc is required here but not usable: {probe.reason}")
-        pytest.skip(f"lxc is not usable on this host: {probe.reason}")
-    creature_cli.ok("template", "build", "bb", "--method", "busybox")
-    return creature_api
-
-
 def test_seed_is_an_iso_labelled_cidata_with_both_files(lxc_home, creature_cli, tmp_path):
     if which("isoinfo") is None or which("xorriso") is None:
         pytest.skip("isoinfo (genisoimage) and xorriso are needed to read the seed back")

@@ -185,15 +185,3 @@ def test_list_shows_method_suite_size_created_and_users(creature_cli, lxc_usable
     creature_cli.ok("destroy", "m2")
     creature_cli.ok("template", "rm", "bb")
     assert creature_cli.ok("template", "list", "--format", "json").json() == []
-
-
-@pytest.fixture
-def lxc_usable(creature_api):
-    from creature.testing import required_drivers
-
-    probe = creature_api.probe("lxc")
-    if not probe.usable:
-        if "lxc" in required_drivers():
-            pytest.fail(f"lxc is required here but not usable: {probe.reason}")
-        pytest.skip(f"lxc is not usable on this host: {probe.reason}")
-    return creature_api

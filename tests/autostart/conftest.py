@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 from creature.procs import ProcessRecord, which
-from creature.testing import CLI, Result, required_drivers, wait_until
+from creature.testing import CLI, Result, require_usable, wait_until
 
 # Every driver's machines join the tests that take a `driver` argument once its probe says it runs here;
 # the others skip, naming what is missing.
@@ -21,20 +21,6 @@ DRIVERS = ("lxc", "qemu", "kvm", "uml", "libvirt-lxc", "libvirt-qemu", "xen", "v
 def pytest_generate_tests(metafunc):
     if "driver" in metafunc.fixturenames:
         metafunc.parametrize("driver", DRIVERS)
-
-
-def _need_driver(api, name: str) -> None:
-    """Skip (or fail, for a driver CREATURE_REQUIRE_DRIVERS names) when driver name cannot run machines here."""
-    if name not in api.registry:
-        reason = f"driver {name} is not installed (distribution creature-{name} is missing or failed to load)"
-    else:
-        probe = api.probe(name)
-        if probe.usable:
-            return
-        reason = f"driver {name} is not usable on this host: {probe.reason}"
-    if name in required_drivers():
-        pytest.fail(f"{reason}, but CREATURE_REQUIRE_DRIVERS requires it")
-    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -156,6 +142,6 @@ def netns_cli(creature_home):
 @pytest.fixture
 def tools() -> SimpleNamespace:
     """The helpers above (test modules cannot import conftest under --import-mode=importlib)."""
-    return SimpleNamespace(need_driver=_need_driver, make_stubborn=_make_stubborn, lxc_processes=_lxc_processes,
+    return SimpleNamespace(need_driver=require_usable, make_stubborn=_make_stubborn, lxc_processes=_lxc_processes,
                            processes_mentioning=_processes_mentioning, simulate_reboot=_simulate_reboot,
                            started_at=_started_at)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from creature.testing import CLI, ConsoleSession, Result, required_drivers
+from creature.testing import CLI, ConsoleSession, Result, require_usable
 
 IP = shutil.which("ip", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
 NSENTER = shutil.which("nsenter")
@@ -121,13 +121,6 @@ GUEST_KINDS = [GuestKind("lxc"), GuestKind("qemu", address_timeout=90), GuestKin
 def guest_kind(request, creature_api) -> GuestKind:
     """Each driver whose guests join creature networks; unusable ones skip with the probe's reason (or fail if required)."""
     kind: GuestKind = request.param
-    if kind.driver not in creature_api.registry:
-        pytest.skip(f"driver {kind.driver} is not installed")
-    probe = creature_api.probe(kind.driver)
-    if not probe.usable:
-        if kind.driver in required_drivers():
-            pytest.fail(f"driver {kind.driver} is required here but not usable: {probe.reason}")
-        pytest.skip(f"driver {kind.driver} is not usable on this host: {probe.reason}")
-    if not creature_api.driver(kind.driver).capabilities.networks:
+    if not require_usable(creature_api, kind.driver).capabilities.networks:
         pytest.skip(f"driver {kind.driver} does not declare Capabilities(networks=True) yet: its NICs are not wired to creature networks")
     return kind

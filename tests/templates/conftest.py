@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from creature.testing import CLI, cleanup_home, make_home, required_drivers
+from creature.testing import CLI, cleanup_home, make_home, require_usable
 
 
 @dataclass
@@ -43,11 +43,7 @@ def debian():
 @pytest.fixture
 def lxc(debian):
     """The session home, when the LXC driver can run here (fails instead of skipping where CI requires lxc)."""
-    probe = debian.api.probe("lxc")
-    if not probe.usable:
-        if "lxc" in required_drivers():
-            pytest.fail(f"lxc is required here but not usable: {probe.reason}")
-        pytest.skip(f"lxc is not usable on this host: {probe.reason}")
+    require_usable(debian.api, "lxc")
     return debian
 
 

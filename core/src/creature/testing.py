@@ -36,6 +36,21 @@ def required_drivers() -> set[str]:
     return {d.strip() for d in os.environ.get("CREATURE_REQUIRE_DRIVERS", "").split(",") if d.strip()}
 
 
+def require_usable(api, driver: str):
+    """api.driver(driver) if it is installed and usable here; else skip, or fail if CREATURE_REQUIRE_DRIVERS names it, saying why."""
+    __tracebackhide__ = True  # skips and failures point at the fixture that asked
+    if driver not in api.registry:
+        reason = f"not installed (no installed plugin registers it; known: {', '.join(api.registry.names()) or 'none'})"
+    else:
+        probe = api.probe(driver)
+        if probe.usable:
+            return api.driver(driver)
+        reason = f"not usable on this host: {probe.reason}"
+    if driver in required_drivers():
+        pytest.fail(f"driver {driver} is required here (CREATURE_REQUIRE_DRIVERS) but {reason}")
+    pytest.skip(f"driver {driver} is {reason}")
+
+
 def make_home() -> Path:
     """A short temporary home (unix socket paths under it must stay below 108 bytes)."""
     return Path(tempfile.mkdtemp(prefix="crt.", dir="/tmp"))
@@ -325,12 +340,7 @@ class DriverConformance:
     @pytest.fixture
     def usable(self, creature_api):
         """Skip (or, for a required driver, fail) when the driver cannot run on this host."""
-        probe = creature_api.probe(self.driver)
-        if not probe.usable:
-            if self.driver in required_drivers():
-                pytest.fail(f"driver {self.driver} is required here (CREATURE_REQUIRE_DRIVERS) but not usable: {probe.reason}")
-            pytest.skip(f"driver {self.driver} is not usable on this host: {probe.reason}")
-        return creature_api.driver(self.driver)
+        return require_usable(creature_api, self.driver)
 
     @pytest.fixture
     def template(self, creature_api, usable) -> str:

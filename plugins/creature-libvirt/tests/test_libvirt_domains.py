@@ -8,15 +8,13 @@ import xml.etree.ElementTree as ET
 import pytest
 from creature.hookspecs import hookimpl
 from creature.procs import run, which
-from creature.testing import wait_until
+from creature.testing import require_usable, wait_until
 
 
 @pytest.fixture
 def lv(creature_api):
     for name in ("libvirt-qemu", "libvirt-lxc"):
-        probe = creature_api.probe(name)
-        if not probe.usable:
-            pytest.skip(f"{name} is not usable here: {probe.reason}")
+        require_usable(creature_api, name)
     creature_api.templates.build("bb", "busybox")
     return creature_api
 

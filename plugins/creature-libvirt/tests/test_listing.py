@@ -6,14 +6,13 @@ import time
 from collections import Counter
 
 import pytest
+from creature.testing import require_usable
 from creature_libvirt.connection import Connection
 
 
 @pytest.fixture
 def qemu_api(creature_api):
-    probe = creature_api.probe("libvirt-qemu")
-    if not probe.usable:
-        pytest.skip(f"libvirt-qemu is not usable here: {probe.reason}")
+    require_usable(creature_api, "libvirt-qemu")
     creature_api.templates.build("bb", "busybox")
     return creature_api
 

@@ -1,7 +1,7 @@
 """The LXC driver against real lxc-* tools: conformance, plus what is specific to LXC."""
 
 import pytest
-from creature.testing import DriverConformance
+from creature.testing import DriverConformance, require_usable
 
 
 class TestLxcConformance(DriverConformance):
@@ -11,8 +11,7 @@ class TestLxcConformance(DriverConformance):
 
 @pytest.fixture
 def lxc_machine(creature_api):
-    if not creature_api.probe("lxc").usable:
-        pytest.skip(f"lxc is not usable here: {creature_api.probe('lxc').reason}")
+    require_usable(creature_api, "lxc")
     creature_api.templates.build("bb", "busybox")
     creature_api.create({"name": "c1", "driver": "lxc", "template": "bb", "memory": "96M", "cpus": 2})
     return creature_api

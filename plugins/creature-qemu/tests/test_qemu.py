@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from creature.testing import DriverConformance, snapshot, wait_until
+from creature.testing import DriverConformance, require_usable, snapshot, wait_until
 
 BOOTED = "login:"  # busybox getty on ttyS0 prints this once the guest is up
 
@@ -26,9 +26,7 @@ class TestQemuConformance(DriverConformance):
 @pytest.fixture
 def qemu_api(creature_api):
     """A home with a busybox template and one stopped qemu machine, bb1."""
-    probe = creature_api.probe("qemu")
-    if not probe.usable:
-        pytest.skip(f"qemu is not usable here: {probe.reason}")
+    require_usable(creature_api, "qemu")
     creature_api.templates.build("bb", "busybox")
     creature_api.create({"name": "bb1", "driver": "qemu", "template": "bb", "memory": "128M"})
     return creature_api
