@@ -43,3 +43,25 @@ def test_xen_dry_run_shows_the_xl_cfg_where_xen_cannot_run(creature_cli, creatur
     assert f"xl create {creature_cli.home}/machines/x/xl.cfg" in out
     if not creature_api.probe("xen").usable:
         assert "(driver xen, not usable here: " in out.splitlines()[0]
+
+
+def test_uml_dry_run_shows_the_initramfs_of_a_non_busybox_guest(creature_cli, creature_api, tmp_path):
+    """Issue 6: a Debian-like guest under UML boots through creature's initramfs, and `start --dry-run` says so."""
+    import subprocess
+
+    import pytest
+
+    if "uml" not in creature_api.registry or not creature_api.probe("uml").usable:
+        pytest.skip("uml is not usable here")
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "etc/network/interfaces.d").mkdir(parents=True)
+    (rootfs / "etc/os-release").write_text("ID=debian\nVERSION_ID=12\n")
+    (rootfs / "etc/hostname").write_text("debian\n")
+    subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tmp_path / "deb.tar"), "."], check=True)
+    creature_cli.ok("template", "build", "deb", "--method", "tarball", "--from", str(tmp_path / "deb.tar"))
+    creature_cli.ok("create", "u", "--driver", "uml", "--template", "deb")
+    before = snapshot(creature_cli.home)
+    out = creature_cli.ok("start", "u", "--dry-run").out
+    assert snapshot(creature_cli.home) == before
+    line = next(line for line in out.splitlines() if "/linux.uml " in line)
+    assert " initrd=" in line and "/uml/initramfs-" in line and "creature.hostname=u " in line

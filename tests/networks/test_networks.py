@@ -193,13 +193,13 @@ def test_lxc_qemu_and_uml_share_one_network(ncli, netns, creature_api):
     assert_unplugged(netns, ncli.home, list(kinds))
 
 
-def test_macs_are_unique_across_200_machines(ncli, creature_api, busybox_lxc):
+def test_macs_are_unique_across_200_machines(ncli, creature_api, busybox):
     """Acceptance 2: 200 creates through the API, each MAC under the OUI and unique, each address reserved once."""
     ncli.ok("network", "create", "big", "--subnet", "10.78.0.0/22")
     api = creature_api
     started = time.monotonic()
     for i in range(200):
-        api.create({"name": f"m{i}", "driver": "lxc", "template": busybox_lxc, "nics": [{"network": "big"}]})
+        api.create({"name": f"m{i}", "driver": "lxc", "template": busybox, "nics": [{"network": "big"}]})
     elapsed = time.monotonic() - started
     nics = api.inventory.nics("big")
     macs = [n["mac"] for n in nics]
@@ -214,7 +214,7 @@ def test_macs_are_unique_across_200_machines(ncli, creature_api, busybox_lxc):
     for nic, message in (({"mac": macs[0]}, "already used by machine"), ({"mac": "01:00:5e:00:00:01"}, "multicast"),
                          ({"ip": ips[0]}, "already reserved"), ({"ip": "10.99.0.5"}, "outside the subnet"),
                          ({"ip": "10.78.0.1"}, "gateway"), ({"network": "nosuch"}, "no network named")):
-        result = ncli("create", "x", "--driver", "lxc", "--template", busybox_lxc, *nic_args({"network": "big", **nic}))
+        result = ncli("create", "x", "--driver", "lxc", "--template", busybox, *nic_args({"network": "big", **nic}))
         assert result.code == 2 and message in result.err, result.err
         assert len(result.err.strip().splitlines()) == 1
     assert snapshot(api.home.root) == before
@@ -227,20 +227,6 @@ def nic_args(nic: dict) -> list[str]:
     if "ip" in nic:
         args += ["--ip", nic["ip"]]
     return args
-
-
-@pytest.fixture
-def busybox_lxc(creature_api):
-    """A busybox template for LXC, whose create is cheap enough for hundreds of machines."""
-    from creature.testing import required_drivers
-
-    probe = creature_api.probe("lxc")
-    if not probe.usable:
-        if "lxc" in required_drivers():
-            pytest.fail(f"lxc is required here but not usable: {probe.reason}")
-        pytest.skip(f"lxc is not usable here: {probe.reason}")
-    creature_api.templates.build("bb", "busybox")
-    return "bb"
 
 
 BAD_NETWORKS = {
@@ -268,10 +254,10 @@ BAD_NETWORKS = {
 }
 
 
-def test_bad_network_input_changes_nothing(ncli, netns, busybox_lxc):
+def test_bad_network_input_changes_nothing(ncli, netns, busybox):
     """Acceptance: one-line errors, exit 2, nothing created (inventory, files, interfaces, processes)."""
     ncli.ok("network", "create", "lan", "--subnet", "10.77.0.0/24")
-    ncli.ok("create", "nonic", "--driver", "lxc", "--template", busybox_lxc)
+    ncli.ok("create", "nonic", "--driver", "lxc", "--template", busybox)
     netns.ip("link", "add", "taken", "type", "veth", "peer", "name", "taken-peer")
     netns.ip("addr", "add", "10.84.1.1/24", "dev", "taken")
     before = snapshot(ncli.home), netns.links(), _processes(ncli.home)
@@ -458,11 +444,11 @@ def test_tap_helpers_for_vm_drivers(ncli, netns):
     assert tap not in netns.links()
 
 
-def test_rebuilt_inventory_keeps_networks_and_reservations(ncli, busybox_lxc):
+def test_rebuilt_inventory_keeps_networks_and_reservations(ncli, busybox):
     """`doctor --rebuild` restores networks (from network.json) and each NIC's MAC/IP reservation."""
     ncli.ok("network", "create", "lan", "--subnet", "10.77.0.0/24")
     ncli.ok("network", "create", "quiet", "--subnet", "10.79.0.0/24", "--no-dhcp")
-    ncli.ok("create", "g1", "--driver", "lxc", "--template", busybox_lxc, "--network", "lan", "--ip", "10.77.0.9")
+    ncli.ok("create", "g1", "--driver", "lxc", "--template", busybox, "--network", "lan", "--ip", "10.77.0.9")
     before = ncli.ok("show", "g1", "--format", "json").json()["nics"]
     networks = ncli.ok("network", "list", "--format", "json").json()
     inventory = ncli.home / "inventory.sqlite"
@@ -472,7 +458,7 @@ def test_rebuilt_inventory_keeps_networks_and_reservations(ncli, busybox_lxc):
     ncli.ok("doctor", "--rebuild")
     assert ncli.ok("network", "list", "--format", "json").json() == networks
     assert ncli.ok("show", "g1", "--format", "json").json()["nics"] == before
-    taken = ncli("create", "g2", "--driver", "lxc", "--template", busybox_lxc, "--network", "lan", "--mac", before[0]["mac"])
+    taken = ncli("create", "g2", "--driver", "lxc", "--template", busybox, "--network", "lan", "--mac", before[0]["mac"])
     assert taken.code == 2 and "already used by machine 'g1'" in taken.err
 
 
@@ -503,3 +489,48 @@ def test_debian_guest_under_qemu_gets_its_lease(ncli, netns, creature_api):
     assert ping.returncode == 0, ping.stdout
     ncli.ok("kill", "d1")
     assert_unplugged(netns, ncli.home, ["d1"])
+
+
+@pytest.mark.slow
+def test_debian_guest_under_uml_gets_its_lease(ncli, netns, creature_api):
+    """Debian (ifupdown + isc-dhcp-client) UML guests: UML's initrd= initramfs writes interfaces.d and the hostname.
+
+    The machines boot the template's shared image through their COW files: nothing but that initramfs can say
+    in the guest's disk what creature.dhcp=, creature.ip= and creature.hostname= say. ~30 s for both boots.
+    """
+    import shutil
+    import subprocess
+
+    from creature.testing import wait_until
+
+    probe = creature_api.probe("uml")
+    if not probe.usable:
+        pytest.skip(f"uml is not usable here: {probe.reason}")
+    if "debootstrap" not in creature_api.bootstrappers():
+        pytest.skip("the debootstrap method is not registered")
+    ncli.ok("template", "build", "deb", "--method", "debootstrap", "--suite", "bookworm", timeout=900)
+    ncli.ok("network", "create", "lan", "--subnet", "10.77.0.0/24")
+    ncli.ok("network", "create", "quiet", "--subnet", "10.79.0.0/24", "--no-dhcp")
+    ncli.ok("create", "u1", "--driver", "uml", "--template", "deb", "--memory", "192M", "--network", "lan")
+    ncli.ok("create", "u2", "--driver", "uml", "--template", "deb", "--memory", "192M", "--network", "quiet", "--ip", "10.79.0.5")
+    planned = ncli.ok("start", "u1", "--dry-run").out
+    assert " initrd=" in planned and "creature.dhcp=eth0" in planned
+    ncli.ok("start", "u1", "u2")
+    ncli.ok("wait-ip", "u1", "--timeout", "120")
+    info = show_leased(ncli, "u1")
+    nic = info["nics"][0]
+    assert {"mac": nic["mac"], "ip": nic["ip"], "source": "dhcp-lease"} in info["addresses"], info["addresses"]
+    # dhclient sends the guest's hostname: the initramfs replaced the template's "debian" with the machine's name
+    leases = {row["machine"]: row for row in ncli.ok("network", "leases", "lan", "--format", "json").json()}
+    assert leases["u1"]["hostname"] == "u1", leases
+
+    def ping(ip: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["nsenter", f"--net=/run/netns/{netns.name}", shutil.which("busybox"), "ping", "-c", "1", "-W", "2", ip],
+                              capture_output=True, text=True)
+    assert ping(nic["ip"]).returncode == 0, ping(nic["ip"]).stdout
+    # u2's network has no DHCP: its static creature.ip= became an `inet static` stanza that ifupdown brought up
+    wait_until(lambda: ping("10.79.0.5").returncode == 0, 120, 0.5, "u2 to answer on its static address")
+    stopped = ncli.ok("stop", "u1", "u2", "--timeout", "60")
+    assert "forced off" not in stopped.err, "sysvinit takes ctrl-alt-del once the initramfs has handed over"
+    assert_unplugged(netns, ncli.home, ["u1"])
+    assert_unplugged(netns, ncli.home, ["u2"], bridge="quiet")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from creature.procs import run
-from creature.testing import ConsoleSession, DriverConformance, cleanup_home, make_home, wait_until
+from creature.testing import ConsoleSession, DriverConformance, cleanup_home, make_home, require_usable, wait_until
 
 
 class TestUmlConformance(DriverConformance):
@@ -51,7 +51,10 @@ class TestUmlDebianConformance(DriverConformance):
         api.start("deb")
         machine = api.machine("deb")
         log = machine.dir / "console.log"
-        wait_until(lambda: b"Run /sbin/init as init process" in log.read_bytes(), self.boot_timeout, 0.2, "the kernel to run init")
+        # creature's initramfs (initrd=) mounts the disk and hands over to the template's init
+        handover = b"creature-initramfs: handing over to /sbin/init"
+        wait_until(lambda: handover in log.read_bytes(), self.boot_timeout, 0.2, "the initramfs to run the guest's init")
+        assert b"cannot mount" not in log.read_bytes()
         # init got as far as a getty on tty1: the console answers with a Debian login prompt
         session = ConsoleSession.open(api.driver("uml").console_device(machine, timeout=self.boot_timeout))
         try:
@@ -113,13 +116,7 @@ def _sha256(path: Path) -> str:
 @pytest.fixture
 def uml(creature_api):
     """An API with a busybox template, skipping (naming the reason) where UML cannot run."""
-    probe = creature_api.probe("uml")
-    if not probe.usable:
-        from creature.testing import required_drivers
-
-        if "uml" in required_drivers():
-            pytest.fail(f"uml is required here but not usable: {probe.reason}")
-        pytest.skip(f"uml is not usable here: {probe.reason}")
+    require_usable(creature_api, "uml")
     creature_api.templates.build("bb", "busybox")
     return creature_api
 
@@ -302,3 +299,33 @@ def test_nics_become_tuntap_options_and_dhcp_words(uml):
     assert argv[:3] == prefix and "creature.dhcp=eth0,eth1" in argv
     assert command.exec_cmdline(argv).split()[0].endswith("/linux.uml")
     assert command.exec_cmdline(argv) == command.exec_cmdline(argv[3:])
+
+
+def test_initramfs_is_busybox_and_the_shared_init_cached_privately(creature_home, monkeypatch):
+    """The UML initramfs: the shared /init (root /dev/ubda, no modules), the host busybox, /dev/console; one file per key."""
+    from creature.guest_initramfs import HANDOVER, host_busybox
+    from creature_uml import initramfs
+
+    monkeypatch.setenv("CREATURE_CACHE", str(creature_home / "cache"))
+    path = initramfs.cached_initramfs()
+    assert path.parent == creature_home / "cache/uml" and path.stat().st_mode & 0o777 == 0o600
+    assert initramfs.cached_initramfs() == path and len(list(path.parent.iterdir())) == 1
+    data = path.read_bytes()
+    assert initramfs.INIT.encode() in data and host_busybox().read_bytes() in data
+    assert b"dev/console\0" in data and data.startswith(b"070701")
+    assert "root=/dev/ubda " in initramfs.INIT and "insmod" not in initramfs.INIT and HANDOVER in initramfs.INIT
+    for word in ("creature.dhcp=", "creature.ip=", "creature.hostname=", "/newroot/etc/network/interfaces.d/creature",
+                 "/newroot/etc/hostname"):
+        assert word in initramfs.INIT
+    monkeypatch.setenv("CREATURE_CACHE", str(creature_home / "other"))
+    assert not initramfs.cached_initramfs(build=False).exists(), "build=False (plans) names the file without making it"
+
+
+def test_busybox_guests_boot_without_the_initramfs(uml):
+    """Busybox's rcS reads the creature.* words itself: no initrd=, so its boot stays as fast as before."""
+    api = uml
+    api.create({"name": "ub", "driver": "uml", "template": "bb", "memory": "96M"})
+    machine = api.machine("ub")
+    assert "initramfs" not in machine.data
+    (start,) = api.driver("uml").plan(machine, "start")
+    assert not any(word.startswith("initrd=") for word in start)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import lzma
-import os
 import re
 import struct
 import tempfile
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from creature.errors import CreatureError
+from creature.guest_initramfs import write_atomic
 from creature.home import shared_cache
 from creature.procs import run, which
 
@@ -90,18 +90,6 @@ def extract_vmlinux(bzimage: Path) -> bytes:
     if elf[:4] != b"\x7fELF":
         raise CreatureError(f"{bzimage}: the decompressed payload is not an ELF vmlinux")
     return elf
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def qemu_cache() -> Path:

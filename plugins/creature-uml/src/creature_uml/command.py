@@ -21,6 +21,11 @@ def tool(name: str, package: str) -> str:
     return path
 
 
+def wants_initramfs(machine: Machine) -> bool:
+    """Whether the machine boots through creature's initramfs (decided at create: every template but busybox)."""
+    return bool(machine.data.get("initramfs"))
+
+
 def uml_dir(machine: Machine) -> Path:
     """UML's uml_dir: it keeps the umid folder (pid file, mconsole socket) inside the machine's folder."""
     return machine.dir / "uml"
@@ -69,11 +74,13 @@ def nic_options(machine: Machine) -> list[str]:
     return options
 
 
-def boot_argv(machine: Machine, tmpdir: str, prefix: list[str] = (), network: list[str] = ()) -> list[str]:
+def boot_argv(machine: Machine, tmpdir: str, prefix: list[str] = (), network: list[str] = (),
+              initrd: Path | None = None) -> list[str]:
     """linux.uml booting the machine's copy-on-write disk, with TMPDIR set to a folder that allows exec mappings.
 
     prefix (creature.network.machine_netns) runs it in its NICs' bridge namespace, where their taps are;
-    network: the guest's NIC configuration words (creature.network.guest_cmdline).
+    network: the guest's NIC configuration words (creature.network.guest_cmdline); initrd: creature's
+    initramfs (creature_uml.initramfs), which writes those words and the hostname into the guest's disk.
     """
     spec = machine.spec
     argv = [
@@ -87,6 +94,8 @@ def boot_argv(machine: Machine, tmpdir: str, prefix: list[str] = (), network: li
         "con=null", "con0=null,fd:1", f"con{CONSOLE_LINE}=pts", "ssl=null",
         f"creature.hostname={spec.name}",
     ]
+    if initrd is not None:
+        argv.append(f"initrd={initrd}")
     init = machine.data.get("init")
     if init:
         argv.append(f"init={init}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from creature import netns
 from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
 from creature.errors import CreatureError, InputError
+from creature.guest_initramfs import HANDOVER
 from creature.home import write_private
 from creature.host import HostFacts
 from creature.model import Machine, State, Template
@@ -103,7 +104,21 @@ class UmlDriver(Driver):
             data["image"] = str(image)
         if template.meta.get("init"):
             data["init"] = template.meta["init"]
+        if template.meta.get("os") != "busybox":
+            # nothing else in such a guest reads creature.dhcp=/creature.hostname=, and the driver cannot write
+            # into the shared image: the initramfs does it inside the machine's COW at every boot
+            data["initramfs"] = True
         return data
+
+    def _boot_argv(self, machine: Machine, tmpdir: str, build: bool) -> list[str]:
+        """The linux.uml command line (build=False: name the initramfs without making it, for plans)."""
+        initrd = None
+        if command.wants_initramfs(machine):
+            from creature_uml.initramfs import cached_initramfs
+
+            initrd = cached_initramfs(build)
+        return command.boot_argv(machine, tmpdir, machine_netns(self.home, machine),
+                                 guest_cmdline(self.home, machine.spec.nics), initrd)
 
     # liveness: UML's main process, pinned by pid, start time and command line; its helpers share its group
     def _run_info(self, machine: Machine) -> tuple[ProcessRecord | None, int | None]:
@@ -141,7 +156,7 @@ class UmlDriver(Driver):
         if tmpdir is None:
             raise CreatureError(f"no folder for UML's memory file allows executable mappings: {'; '.join(rejected)}")
         self._reap(machine)
-        argv = command.boot_argv(machine, tmpdir, machine_netns(self.home, machine), guest_cmdline(self.home, machine.spec.nics))
+        argv = self._boot_argv(machine, tmpdir, build=True)
         create_taps(self.home, machine)
         try:
             self._launch(machine, argv)
@@ -240,9 +255,12 @@ class UmlDriver(Driver):
 
     def _wait_for_init(self, machine: Machine, deadline: float) -> None:
         """Until init runs, the kernel answers ctrl-alt-del with an immediate restart: let init take it over first."""
+        # through the initramfs the kernel's "Run /init" names the initramfs's script, not the guest's init
+        line = HANDOVER.encode() if command.wants_initramfs(machine) else INIT_LINE
+
         def init_started():
             try:
-                return INIT_LINE in command.console_log(machine).read_bytes()
+                return line in command.console_log(machine).read_bytes()
             except OSError:
                 return False
         if init_started():
@@ -287,7 +305,7 @@ class UmlDriver(Driver):
             tmpdir, rejected = exec_tmpdir()
             if tmpdir is None:
                 raise CreatureError(f"no folder for UML's memory file allows executable mappings: {'; '.join(rejected)}")
-            argv = command.boot_argv(machine, tmpdir, machine_netns(self.home, machine), guest_cmdline(self.home, machine.spec.nics))
+            argv = self._boot_argv(machine, tmpdir, build=False)
             return [*taps_plan(self.home, machine, "create"), argv]
         if action == "destroy":
             return []
