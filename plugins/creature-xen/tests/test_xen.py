@@ -71,8 +71,8 @@ class Xlu:
         cfg = self.xlu.xlu_cfg_init(self.report, str(path).encode())
         return cfg, self.xlu.xlu_cfg_readfile(cfg, str(path).encode())
 
-    def read_data(self, text: str):
-        cfg = self.xlu.xlu_cfg_init(self.report, b"data.cfg")
+    def read_data(self, text: str, source: str = "data.cfg"):
+        cfg = self.xlu.xlu_cfg_init(self.report, source.encode())
         data = text.encode()
         return cfg, self.xlu.xlu_cfg_readdata(cfg, data, len(data))
 
@@ -265,3 +265,71 @@ def test_a_machine_without_nics_or_initrd_parses_too(xlu):
     cfg, rc = xlu.read_data(text)
     assert rc == 0, xlu.messages()
     assert xlu.list(cfg, "vif") == [] and xlu.string(cfg, "ramdisk") is None and xlu.long(cfg, "memory") == 64
+
+
+def test_the_lab_race_machine_config_is_read_back_by_libxlutil(creature_api, xlu, tmp_path):
+    """The xl.cfg of conformance_xen.py's race test (busybox template, 128M, no NICs, the host's kernel), as create writes it."""
+    api = creature_api
+    template = api.templates.build("bb", "busybox")
+    spec = MachineSpec.parse({"name": "conf-race", "driver": "xen", "template": "bb", "memory": "128M"})
+    machine = Machine(spec=spec, dir=api.home.machine_dir("conf-race"))
+    staging = tmp_path / "staging"
+    staging.mkdir(mode=0o700)
+    data = api.driver("xen").create(machine, template, staging)
+    cfg, rc = xlu.read(staging / "xl.cfg")
+    assert rc == 0, xlu.messages()
+    assert (xlu.string(cfg, "name"), xlu.string(cfg, "type"), xlu.string(cfg, "kernel")) == ("conf-race", "pv", data["kernel"])
+    assert xlu.string(cfg, "ramdisk") == data["ramdisk"]
+    assert (xlu.long(cfg, "memory"), xlu.long(cfg, "maxmem"), xlu.long(cfg, "vcpus")) == (128, 128, 1)
+    assert xlu.list(cfg, "vif") == []
+    disks = xlu.list(cfg, "disk")
+    assert disks == [f"format=raw, vdev=xvda, access=rw, target={machine.dir / 'disk.img'}"]
+    assert xlu.disk_ok(cfg, disks[0]), xlu.messages()
+    assert [xlu.string(cfg, k) for k in ("on_poweroff", "on_reboot", "on_crash")] == ["destroy", "restart", "destroy"]
+    xlu.xlu.xlu_cfg_destroy(cfg)
+
+
+@pytest.mark.parametrize("folder", ["/srv/vm #1", "/srv/a,b=c", "/srv/it's", "/srv/[x] y", "/srv/a;b", "/srv/a+=b", "/srv/é"])
+def test_paths_with_xl_syntax_in_them_are_read_back_verbatim(xlu, folder):
+    from creature_xen.xlcfg import XlDomain, XlVif, render
+
+    # a comment sign, list brackets, commas, '=' or ';' inside a value must stay inside its string
+    base = Path(folder)
+    domain = XlDomain(name="conf-race", kernel=base / "vmlinuz", ramdisk=base / "initrd.img", disk=base / "disk.img",
+                      memory=4096, vcpus=8, cmdline="root=/dev/xvda rw console=hvc0 creature.hostname=conf-race",
+                      vifs=[XlVif("00:16:3e:00:00:01", "xenbr0"), XlVif("00:16:3e:00:00:02", "br-lan")])
+    cfg, rc = xlu.read_data(render(domain))
+    assert rc == 0, xlu.messages()
+    assert (xlu.string(cfg, "kernel"), xlu.string(cfg, "ramdisk")) == (str(base / "vmlinuz"), str(base / "initrd.img"))
+    assert (xlu.long(cfg, "memory"), xlu.long(cfg, "vcpus")) == (4096, 8)
+    disks = xlu.list(cfg, "disk")
+    assert disks == [f"format=raw, vdev=xvda, access=rw, target={base / 'disk.img'}"]
+    assert xlu.disk_ok(cfg, disks[0]), xlu.messages()
+    assert xlu.list(cfg, "vif") == ["mac=00:16:3e:00:00:01, bridge=xenbr0", "mac=00:16:3e:00:00:02, bridge=br-lan"]
+    xlu.xlu.xlu_cfg_destroy(cfg)
+
+
+def test_an_xl_failure_names_the_subcommand_and_the_file_xl_could_not_parse(creature_api, xlu, tmp_path, monkeypatch):
+    """What xl printed in the lab when it could not read its own /etc/xen/xl.conf: the message must say so."""
+    from creature.errors import CommandFailed
+
+    # libxlutil's report for a global config holding bytes that look like code (the lab's dom0 read garbage)
+    cfg, rc = xlu.read_data('#output_format="json"\nprintf("x")\n', source="/etc/xen/xl.conf")
+    assert rc != 0
+    report = xlu.messages()
+    assert report.startswith("/etc/xen/xl.conf:2: config parsing error") and "Arbitrary Python" in report
+    stderr = tmp_path / "stderr"
+    stderr.write_text(report + "Failed to parse config file: Invalid argument\n")
+    fake = tmp_path / "bin" / "xl"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\ncat '{stderr}' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ.get('PATH', '')}")
+    machine = Machine(spec=MachineSpec.parse({"name": "conf-race", "driver": "xen", "template": "bb"}),
+                      dir=creature_api.home.machine_dir("conf-race"))
+    with pytest.raises(CommandFailed) as failed:
+        creature_api.driver("xen").states([machine])
+    message = str(failed.value)
+    assert message.startswith("xl list -l failed (exit 1): /etc/xen/xl.conf:2: config parsing error"), message
+    assert message.endswith("Failed to parse config file: Invalid argument") and "\n" not in message
+    assert failed.value.stderr == stderr.read_text()

@@ -120,6 +120,14 @@ ird=$work/initrd
 mkdir -p "$ird"/{bin,dev,proc,sys,newroot}
 cp "$(readlink -f "$root/bin/busybox")" "$ird/bin/busybox"
 for applet in sh mount umount insmod switch_root sleep cat mkdir poweroff echo; do ln -s busybox "$ird/bin/$applet"; done
+# `xl shutdown` makes a running PV kernel run /sbin/poweroff once; a domU still in this initramfs (a stop
+# right after a start) had none, so the request was used up and the guest ran on until killed. Here nothing
+# needs stopping first: power off (or reboot) at once.
+mkdir -p "$ird/sbin"
+for action in poweroff reboot; do
+    printf '#!/bin/sh\nexec /bin/busybox %s -f\n' "$action" > "$ird/sbin/$action"
+    chmod 0755 "$ird/sbin/$action"
+done
 mknod -m 600 "$ird/dev/console" c 5 1  # the kernel opens it for init's stdio before devtmpfs exists
 for m in "${INITRD_MODULES[@]}"; do
     modprobe -d "$root" -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'

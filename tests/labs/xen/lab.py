@@ -29,11 +29,17 @@ DISTRIBUTIONS = [REPO / "core", REPO / "plugins" / "creature-xen"]
 DOM0_FILES = ["dom0-main.sh", "dom0-suite.sh", "conformance_xen.py", "block-lean"]
 # what QEMU emulates: notes/xen-lab.md (-smap: QEMU's emulated SMAP crashes the PV dom0 at once)
 QEMU_MEMORY = "2048"
-XEN_CMDLINE = "dom0_mem=768M,max:768M console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all noreboot"
+# spec-ctrl=eager-fpu: Xen switches vector register state lazily by default on an AMD CPU (what TCG's "max" claims
+# to be); under QEMU 7.2's TCG that lost dom0 processes' AVX registers while a domU ran (a segfaulting `creature`,
+# xl misreading /etc/xen/xl.conf, ps aborting). Eager switching restores them on every switch (docs/xen-lab.md).
+XEN_CMDLINE = ("dom0_mem=768M,max:768M console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all noreboot"
+               " spec-ctrl=eager-fpu")
 DOM0_CMDLINE = "root=/dev/vda init=/sbin/xen-lab-init console=hvc0 earlyprintk=xen"
 XL_INFO_MARKER = "XEN-LAB: xl info ok"
 SUITE_START_MARKER = "XEN-LAB: suite starting"
 SUITE_END_MARKER = "XEN-LAB: suite exited"
+# dom0's kernel reporting a crashed process (its messages reach the serial log through hvc0)
+DOM0_CRASH = re.compile(r"\]: segfault at |traps: \S+\[\d+\] (general protection|trap)")
 
 
 class LabError(Exception):
@@ -62,6 +68,14 @@ class LabRun:
         except OSError as exc:
             return f"(no serial log: {exc})"
         return "\n".join(text.splitlines()[-lines:])
+
+    def dom0_crashes(self) -> list[str]:
+        """Lines in which dom0's kernel reported a crashed process: a lab that corrupts memory fails even if the suite passed."""
+        try:
+            text = self.serial_log.read_text(errors="replace")
+        except OSError:
+            return []
+        return [line.strip() for line in text.splitlines() if DOM0_CRASH.search(line)]
 
     def out(self, name: str) -> Path:
         return self.run_dir / "out" / name

@@ -27,6 +27,18 @@ DEFAULT_BRIDGE = "xenbr0"
 TEARDOWN_TIMEOUT = 15.0
 
 
+class XlFailed(CommandFailed):
+    """An xl command exited non-zero: the message names the subcommand and keeps xl's first stderr lines."""
+
+    def __init__(self, argv: list[str], returncode: int, stderr: str):
+        super().__init__(argv, returncode, stderr)
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+        # xl prints the cause first ("/etc/xen/xl.conf:3: config parsing error near ...") and generic advice after
+        # it: the last lines alone named neither the file nor the subcommand that failed
+        shown = lines if len(lines) <= 5 else [*lines[:3], "...", *lines[-2:]]
+        self.args = (f"xl {' '.join(argv[1:])} failed (exit {returncode})" + (f": {' | '.join(shown)}" if shown else ""),)
+
+
 def derived_mac(prefix: str, name: str, index: int) -> str:
     """A stable MAC under prefix for NIC index of machine name (used when the spec gives none)."""
     digest = hashlib.sha256(f"{name}/{index}".encode()).digest()
@@ -59,6 +71,13 @@ class XenDriver(Driver):
     @staticmethod
     def xl() -> str:
         return which("xl") or "xl"
+
+    def _xl(self, *args: str, timeout: float, check: bool = True) -> subprocess.CompletedProcess:
+        """Run `xl ARGS`; with check, a failure raises XlFailed carrying xl's stderr."""
+        proc = run([self.xl(), *args], check=False, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise XlFailed(proc.args, proc.returncode, proc.stderr or proc.stdout or "")
+        return proc
 
     def _cfg(self, machine: Machine) -> Path:
         return machine.dir / "xl.cfg"
@@ -138,7 +157,7 @@ class XenDriver(Driver):
 
     # lifecycle
     def _domid(self, machine: Machine) -> int | None:
-        proc = run([self.xl(), "domid", machine.name], check=False, timeout=30)
+        proc = self._xl("domid", machine.name, timeout=30, check=False)
         if proc.returncode != 0:
             return None
         try:
@@ -157,22 +176,20 @@ class XenDriver(Driver):
     def start(self, machine: Machine) -> None:
         if not self._wait_gone(machine, TEARDOWN_TIMEOUT):
             raise CreatureError(f"a Xen domain named {machine.name!r} still exists (shutting down or dying): try again, or kill it")
-        run(self.plan(machine, "start")[0], timeout=180)
+        self._xl("create", str(self._cfg(machine)), timeout=180)
 
     def stop(self, machine: Machine, timeout: float) -> StopResult:
-        xl = self.xl()
         if timeout > 0:
-            proc = run([xl, "shutdown", machine.name], check=False, timeout=60)
+            proc = self._xl("shutdown", machine.name, timeout=60, check=False)
             if proc.returncode == 0 and self._wait_gone(machine, timeout):
                 return StopResult(forced=False)
         self.kill(machine)
         return StopResult(forced=True)
 
     def kill(self, machine: Machine) -> None:
-        proc = run([self.xl(), "destroy", machine.name], check=False, timeout=60)
+        proc = self._xl("destroy", machine.name, timeout=60, check=False)
         if not self._wait_gone(machine, TEARDOWN_TIMEOUT):
-            raise CommandFailed([self.xl(), "destroy", machine.name], proc.returncode,
-                                proc.stderr or f"domain {machine.name} still exists after xl destroy")
+            raise XlFailed(proc.args, proc.returncode, proc.stderr or f"domain {machine.name} still exists after xl destroy")
 
     def destroy(self, machine: Machine) -> None:
         # a domain still shutting down holds the disk through a loop device: wait until Xen let go of it
@@ -180,10 +197,9 @@ class XenDriver(Driver):
             self.kill(machine)
 
     def states(self, machines: list[Machine]) -> dict[str, State]:
-        xl = self.xl()
-        domains = parse_list_long(run([xl, "list", "-l"], timeout=60).stdout)
+        domains = parse_list_long(self._xl("list", "-l", timeout=60).stdout)
         ours = [m for m in machines if m.name in domains]
-        flags = parse_list_states(run([xl, "list"], timeout=60).stdout) if ours else {}
+        flags = parse_list_states(self._xl("list", timeout=60).stdout) if ours else {}
         return {m.name: state_of(flags.get(m.name, "r-----")) if m.name in domains else State.STOPPED for m in machines}
 
     def state(self, machine: Machine) -> State:

@@ -31,7 +31,9 @@ class XlDomain:
 
 
 def quote(value: str | Path) -> str:
-    """A value as an xl.cfg string; xl's lexer has no escapes, so a double quote or newline cannot be written."""
+    """A value as a double-quoted xl.cfg string; a double quote, backslash or newline in it is refused."""
+    # libxlutil would unescape \" and \\, but the disk and vif specs inside these strings and the guest's
+    # command line are parsed again by other code, where an escaped character need not mean the same
     text = str(value)
     if any(c in text for c in '"\n\r\\'):
         raise InputError(f"cannot write {text!r} into xl.cfg: it contains a quote, backslash or newline")
