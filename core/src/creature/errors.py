@@ -26,7 +26,9 @@ class CommandFailed(CreatureError):
         self.argv = list(argv)
         self.returncode = returncode
         self.stderr = stderr
-        detail = " | ".join(line.strip() for line in stderr.strip().splitlines()[-3:] if line.strip())
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+        # tools name the cause first and add advice or a summary last: keep both ends
+        detail = " | ".join(lines if len(lines) <= 4 else [lines[0], "...", *lines[-3:]])
         super().__init__(
             f"{argv[0]} failed (exit {returncode})" + (f": {detail}" if detail else "")
         )
