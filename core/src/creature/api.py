@@ -284,6 +284,10 @@ class Creature:
         return driver.console(machine)
 
     # reporting
+    def describe(self, machine: Machine, state: State) -> MachineInfo:
+        """What list and show report of a machine whose state is already known (addresses looked up now)."""
+        return self._info(machine, state)
+
     def _info(self, machine: Machine, state: State, note: str | None = None) -> MachineInfo:
         spec = machine.spec
         return MachineInfo(

@@ -298,8 +298,9 @@ def list_(ctx, driver, state, fmt, all_hosts):
         if rows is not None:
             emit(rows, LIST_COLUMNS, fmt)
             return
-    infos = api(ctx).list_machines(driver=driver, state=state)
-    emit([{c: getattr(i, c) for c in LIST_COLUMNS} | {"state": i.state.value} for i in infos], LIST_COLUMNS, fmt)
+    from creature.listing import info_row
+
+    emit([info_row(i) for i in api(ctx).list_machines(driver=driver, state=state)], LIST_COLUMNS, fmt)
 
 
 @cli.command()
@@ -416,9 +417,7 @@ def kill(ctx, names, all_, dry_run):
 def destroy(ctx, names, force, dry_run):
     """Remove machines and their files (no --all: name each one)."""
     creature = api(ctx)
-    names = list(dict.fromkeys(names))
-    for n in names:
-        creature.machine(n)  # a mistyped name destroys nothing, not the names before it
+    names = _targets(creature, tuple(dict.fromkeys(names)), False, set())  # a mistyped name destroys nothing
     if dry_run:
         return _plan_each(creature, names, "destroy")
     return _each(names, lambda n: creature.destroy(n, force=force))

@@ -1,11 +1,11 @@
-"""`creature list` without the full API while no listed machine runs.
+"""`creature list` without the full API for machines that do not run.
 
 The full listing (creature.api.Creature.list_machines) validates every machine with pydantic and
-imports every driver it needs, which costs many times the listing itself. While no listed machine
-runs, a machine's row is all `list` shows: rows read straight from the inventory and each driver's
-lean states function (`states=` of DriverRegistry.register) give the same answer. A running machine
-also shows its addresses, found through the networks, the drivers and the neighbour table: then,
-or when a driver has no states function, quick_rows returns None and the caller lists in full.
+imports every driver it needs, which costs many times the listing itself. A machine that does not run
+shows only its inventory row: rows read straight from the inventory and each driver's lean states
+function (`states=` of DriverRegistry.register) give the same answer. Only a running machine needs
+the API, for its addresses (networks, the driver, the neighbour table), and gets it with the state
+already known. A driver without a states function makes quick_rows return None: list in full.
 """
 
 from __future__ import annotations
@@ -40,8 +40,13 @@ class Row:
                 "macs": [n["mac"] for n in spec.get("nics", []) if n.get("mac")], "ips": []}
 
 
+def info_row(info) -> dict:
+    """The row `list` prints for a creature.model.MachineInfo."""
+    return {c: getattr(info, c) for c in COLUMNS} | {"state": info.state.value}
+
+
 def quick_rows(home_root: Path, plugins, driver: str | None = None, state: str | None = None) -> list[dict] | None:
-    """`list`'s rows, or None when the full listing is needed (a machine runs, a driver lacks a states function)."""
+    """`list`'s rows, or None when the full listing is needed (a driver without a states function, an unknown one)."""
     from creature.inventory import Inventory
 
     path = home_root / "inventory.sqlite"
@@ -57,6 +62,7 @@ def quick_rows(home_root: Path, plugins, driver: str | None = None, state: str |
         if driver is None or row.driver == driver:
             by_driver.setdefault(row.driver, []).append(row)
     shown = []
+    api = None
     for name, group in by_driver.items():
         if name not in registry:
             return None  # the full listing says which driver is missing
@@ -70,7 +76,12 @@ def quick_rows(home_root: Path, plugins, driver: str | None = None, state: str |
         for row in group:
             found = State(states.get(row.name, State.UNKNOWN))
             if found in ADDRESSED:
-                return None
-            shown.append(row.show(found))
+                if api is None:
+                    from creature.api import Creature
+
+                    api = Creature(home_root, plugins)
+                shown.append(info_row(api.describe(api.machine(row.name), found)))
+            else:
+                shown.append(row.show(found))
     shown.sort(key=lambda r: r["name"])
     return [r for r in shown if state is None or r["state"] == state]

@@ -194,8 +194,7 @@ class Plugins:
     def each(self, hook_name: str):
         """(plugin name, implementation) for one hook, so callers know who registered what."""
         self._load_for(hook_name)
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-            yield impl.plugin_name, impl.function
+        yield from self._each_registered(hook_name)
 
     def registry(self):
         """The driver registry: from the index when there is one, else from every creature_register_drivers."""
