@@ -7,7 +7,7 @@ import time
 
 import pytest
 from creature.procs import ProcessRecord
-from creature.testing import require_usable
+from creature.testing import require_usable, wait_until
 from creature.testing import snapshot as home_snapshot
 
 
@@ -174,9 +174,10 @@ def test_lxc_qemu_and_uml_share_one_network(ncli, netns, creature_api):
         assert netns.links()[tap_name(vm, 0)] == "tun"
     busybox = shutil.which("busybox")
     for name, ip in found.items():
-        gateway = subprocess.run(["nsenter", f"--net=/run/netns/{netns.name}", busybox, "ping", "-c", "1", "-W", "2", ip],
-                                 capture_output=True, text=True)
-        assert gateway.returncode == 0, f"the gateway cannot ping {name} at {ip}: {gateway.stdout}"
+        # a lease is recorded at dnsmasq's ACK, a moment before the guest's DHCP script configures the address
+        wait_until(lambda ip=ip: subprocess.run(["nsenter", f"--net=/run/netns/{netns.name}", busybox, "ping", "-c", "1", "-W", "2", ip],
+                                                capture_output=True).returncode == 0,
+                   30, 0.5, f"the gateway to ping {name} at {ip}")
     for target in [found["vq"], found["vu"], "10.77.0.1"]:
         result = ncli("exec", "ct", "--", "ping", "-c", "1", "-W", "2", target)
         assert result.code == 0, f"ct cannot ping {target}: {result.out}{result.err}"
@@ -482,9 +483,12 @@ def test_debian_guest_under_qemu_gets_its_lease(ncli, netns, creature_api):
     info = show_leased(ncli, "d1")
     nic = info["nics"][0]
     assert {"mac": nic["mac"], "ip": nic["ip"], "source": "dhcp-lease"} in info["addresses"], info["addresses"]
-    ping = subprocess.run(["nsenter", f"--net=/run/netns/{netns.name}", shutil.which("busybox"), "ping", "-c", "1", "-W", "2", nic["ip"]],
-                          capture_output=True, text=True)
-    assert ping.returncode == 0, ping.stdout
+
+    def ping() -> bool:
+        return subprocess.run(["nsenter", f"--net=/run/netns/{netns.name}", shutil.which("busybox"), "ping", "-c", "1", "-W", "2", nic["ip"]],
+                              capture_output=True, text=True).returncode == 0
+    # dnsmasq records the lease at its ACK; dhclient-script configures the address a moment later (seconds under TCG)
+    wait_until(ping, 30, 0.5, f"d1 to answer on its leased {nic['ip']}")
     ncli.ok("kill", "d1")
     assert_unplugged(netns, ncli.home, ["d1"])
 
@@ -499,7 +503,6 @@ def test_debian_guest_under_uml_gets_its_lease(ncli, netns, creature_api):
     import shutil
     import subprocess
 
-    from creature.testing import wait_until
 
     debian_on_lan(ncli, creature_api, "uml")
     ncli.ok("network", "create", "quiet", "--subnet", "10.79.0.0/24", "--no-dhcp")
@@ -519,7 +522,8 @@ def test_debian_guest_under_uml_gets_its_lease(ncli, netns, creature_api):
     def ping(ip: str) -> subprocess.CompletedProcess:
         return subprocess.run(["nsenter", f"--net=/run/netns/{netns.name}", shutil.which("busybox"), "ping", "-c", "1", "-W", "2", ip],
                               capture_output=True, text=True)
-    assert ping(nic["ip"]).returncode == 0, ping(nic["ip"]).stdout
+    # the lease is recorded at dnsmasq's ACK, before dhclient-script has configured the address
+    wait_until(lambda: ping(nic["ip"]).returncode == 0, 30, 0.5, f"u1 to answer on its leased {nic['ip']}")
     # u2's network has no DHCP: its static creature.ip= became an `inet static` stanza that ifupdown brought up
     wait_until(lambda: ping("10.79.0.5").returncode == 0, 120, 0.5, "u2 to answer on its static address")
     stopped = ncli.ok("stop", "u1", "u2", "--timeout", "60")

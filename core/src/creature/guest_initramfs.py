@@ -29,7 +29,7 @@ mount -t sysfs sysfs /sys
 """
 
 _PARSE = """\
-root={root} init=/sbin/init rw=rw dhcp= static= hostname= keep_dev=
+root={root} init=/sbin/init rw=rw dhcp= static= hostname= keep_dev= acpi=
 for word in $(cat /proc/cmdline); do
   case "$word" in
     root=*) root="${{word#root=}}";;
@@ -73,6 +73,31 @@ mount -t devtmpfs devtmpfs /newroot/dev
 umount /proc /sys
 echo "{handover} $init"
 exec switch_root /newroot "$init"
+"""
+
+
+# For inits that ignore the ACPI power button (busybox's): creature.acpi=SIGNAL makes /init start a busybox
+# acpid, kept on a tmpfs outside the root that switch_root empties, which turns the button into that signal.
+ACPI_WORD = """\
+    creature.acpi=*) acpi="${word#creature.acpi=}";;
+"""
+ACPI_HANDOVER = """\
+if [ -n "$acpi" ]; then
+  mkdir -p /acpi && mount -t tmpfs -o mode=0700 acpi /acpi && mkdir -p /acpi/etc/PWRF
+  cp /bin/busybox /acpi/busybox
+  printf '#!/acpi/busybox sh\\nkill -%s 1\\n' "$acpi" > /acpi/etc/PWRF/00000080
+  chmod 0700 /acpi/etc/PWRF/00000080
+  # acpid opens only the event devices there when it starts, and another device's may come first: wait for the button's
+  for i in $(seq 100); do
+    for name in /sys/class/input/event*/device/name; do
+      event="${name%/device/name}"
+      [ "$(cat "$name" 2>/dev/null)" = "Power Button" ] && [ -e "/dev/input/${event##*/}" ] && break 2
+    done
+    sleep 0.05
+  done
+  /acpi/busybox acpid -c /acpi/etc -l /acpi/acpid.log
+  keep_dev=1  # acpid keeps its input devices open on the first devtmpfs
+fi
 """
 
 

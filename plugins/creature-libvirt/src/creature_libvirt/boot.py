@@ -1,8 +1,8 @@
 """Direct kernel boot for libvirt QEMU domains: Debian's kernel as a PVH vmlinux plus a tiny initramfs.
 
-The initramfs holds the host's static busybox, the virtio disk and ext4 modules, and an /init that
-mounts /dev/vda and switch_roots; it also starts a busybox acpid so that the ACPI power button
-(libvirt's graceful shutdown) reaches a busybox init, which ignores it by itself.
+The initramfs holds the host's static busybox, the virtio disk and ext4 modules, and core's shared /init
+(creature.guest_initramfs): it mounts /dev/vda, sets the hostname, starts a busybox acpid so that the ACPI
+power button (libvirt's graceful shutdown) reaches a busybox init, which ignores it by itself, and switch_roots.
 Both files are made once per kernel version under the shared cache.
 """
 
@@ -18,31 +18,18 @@ import tempfile
 from pathlib import Path
 
 from creature.errors import CreatureError
+from creature.guest_initramfs import ACPI_HANDOVER, ACPI_WORD, archive, base_entries, init_script
 from creature.home import shared_cache
 from creature.procs import which
 
 MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "button", "evdev")
 
-INIT = """\
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t devtmpfs dev /dev; mount -t proc proc /proc; mount -t sysfs sys /sys
-for m in $(cat /modules.order); do insmod "/modules/$m"; done
-for i in $(seq 100); do [ -b /dev/vda ] && break; sleep 0.05; done
-mount -t ext4 /dev/vda /newroot || exec sh
-sig=
-for w in $(cat /proc/cmdline); do case "$w" in creature.acpi=*) sig="${w#creature.acpi=}";; esac; done
-if [ -n "$sig" ]; then
-  # kept on a tmpfs outside the new root, which switch_root empties
-  mkdir -p /acpi/PWRF && mount -t tmpfs acpi /acpi && mkdir -p /acpi/PWRF && cp /bin/busybox /acpi/
-  printf '#!/acpi/busybox sh\\n/acpi/busybox kill -%s 1\\n' "$sig" > /acpi/PWRF/00000080; chmod 0700 /acpi/PWRF/00000080
-  for i in $(seq 40); do [ -e /dev/input/event0 ] && break; sleep 0.05; done
-  /acpi/busybox acpid -c /acpi -l /acpi/log
-fi
-mount --move /dev /newroot/dev; umount /proc /sys
-exec switch_root /newroot /sbin/init
+# libvirt's part of the shared /init (creature.guest_initramfs): load the disk and ext4 modules, and the
+# shared ACPI power button fragment (libvirt's graceful shutdown presses the button; busybox's init ignores it).
+_LOAD = """\
+for m in $(cat /modules.order); do insmod "/modules/$m" || echo "creature-initramfs: cannot load $m"; done
 """
+INIT = init_script("/dev/vda", words=ACPI_WORD, before_mount=_LOAD, before_handover=ACPI_HANDOVER)
 
 
 def newest_kernel() -> tuple[str, Path]:
@@ -81,24 +68,13 @@ def _module_files(version: str) -> list[str]:
     return order
 
 
-def _newc(ino: int, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)) -> bytes:
-    encoded = name.encode() + b"\0"
-    fields = (ino, mode, 0, 0, 1, 0, len(data), 0, 0, *rdev, len(encoded), 0)
-    out = b"070701" + b"".join(b"%08X" % f for f in fields) + encoded
-    out += b"\0" * (-len(out) % 4)
-    return out + data + b"\0" * (-len(data) % 4)
-
-
 def _initramfs(version: str, busybox: Path) -> bytes:
     files = _module_files(version)
-    entries = [(n, stat.S_IFDIR | 0o755, b"") for n in ("dev", "bin", "proc", "sys", "newroot", "modules")]
-    entries += [("dev/console", stat.S_IFCHR | 0o600, b""), ("bin/busybox", stat.S_IFREG | 0o755, busybox.read_bytes()),
-                ("init", stat.S_IFREG | 0o755, INIT.encode()),
-                ("modules.order", stat.S_IFREG | 0o644, "".join(Path(p).name + "\n" for p in files).encode())]
+    entries = base_entries(busybox, INIT) + [("modules", stat.S_IFDIR | 0o755, b""),
+                                              ("modules.order", stat.S_IFREG | 0o644, "".join(Path(p).name + "\n" for p in files).encode())]
     entries += [(f"modules/{Path(p).name}", stat.S_IFREG | 0o644, Path(f"/lib/modules/{version}/{p}").read_bytes())
                 for p in files]
-    out = b"".join(_newc(i, n, m, d, (5, 1) if n == "dev/console" else (0, 0)) for i, (n, m, d) in enumerate(entries, 1))
-    return out + _newc(0, "TRAILER!!!", 0)
+    return archive(entries)
 
 
 def _write_once(path: Path, make) -> Path:

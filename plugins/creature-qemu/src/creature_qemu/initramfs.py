@@ -7,8 +7,8 @@ import stat
 from pathlib import Path
 
 from creature.errors import CreatureError
+from creature.guest_initramfs import ACPI_HANDOVER, ACPI_WORD, base_entries, host_busybox, init_script, write_atomic
 from creature.guest_initramfs import archive as cpio
-from creature.guest_initramfs import base_entries, host_busybox, init_script, write_atomic
 
 from creature_qemu.kernel import HostKernel, cache_dir
 
@@ -17,29 +17,14 @@ BASE_MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "virtio_ne
 CDROM_MODULES = ("ahci", "sr_mod", "isofs")
 
 # QEMU's part of the shared /init (creature.guest_initramfs): load the disk, NIC and ext4 modules (cdrom ones on
-# request), and for inits that ignore the ACPI power button a busybox acpid that turns it into their halt signal.
+# request), and the shared ACPI power button fragment for inits that ignore the button.
 _PRELUDE = """\
 load() { for m in $(cat "/lib/modules/$1.order"); do insmod "/lib/modules/$m" || echo "creature-initramfs: cannot load $m"; done; }
-acpi=
 """
-_WORDS = """\
-    creature.acpi=*) acpi="${word#creature.acpi=}";;
+_WORDS = ACPI_WORD + """\
     creature.cdrom) load cdrom;;
 """
-_ACPI = """\
-if [ -n "$acpi" ]; then
-  # This guest's init ignores the ACPI power button: a busybox acpid, kept outside the root
-  # that switch_root empties, turns the button into the init's power-off signal.
-  mkdir -p /acpi && mount -t tmpfs -o mode=0700 acpi /acpi && mkdir -p /acpi/etc/PWRF
-  cp /bin/busybox /acpi/busybox
-  printf '#!/acpi/busybox sh\\nkill -%s 1\\n' "$acpi" > /acpi/etc/PWRF/00000080
-  chmod 0700 /acpi/etc/PWRF/00000080
-  for i in $(seq 40); do [ -e /dev/input/event0 ] && break; sleep 0.05; done
-  /acpi/busybox acpid -c /acpi/etc -l /acpi/acpid.log
-  keep_dev=1  # acpid keeps its input devices open on the first devtmpfs
-fi
-"""
-INIT = init_script("/dev/vda", prelude=_PRELUDE, words=_WORDS, before_mount="load base\n", before_handover=_ACPI)
+INIT = init_script("/dev/vda", prelude=_PRELUDE, words=_WORDS, before_mount="load base\n", before_handover=ACPI_HANDOVER)
 
 
 def _dependencies(kernel: HostKernel) -> dict[str, list[str]]:
