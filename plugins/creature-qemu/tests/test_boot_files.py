@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import lzma
 import os
 import struct
 
@@ -48,22 +46,6 @@ def test_vmlinux_from_debians_bzimage_has_the_pvh_entry(host_kernel):
     # the cache is keyed by version: asking again reuses the file
     mtime = path.stat().st_mtime_ns
     assert kernel.cached_vmlinux(host_kernel).stat().st_mtime_ns == mtime
-
-
-def test_decompress_knows_the_kernel_compressors():
-    data = b"\x7fELF" + os.urandom(2000) * 3
-    assert kernel.decompress(lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32) + b"\0" * 16) == data
-    assert kernel.decompress(gzip.compress(data) + b"trailing") == data
-    assert kernel.decompress(lzma.compress(data, format=lzma.FORMAT_ALONE)) == data
-    with pytest.raises(CreatureError, match="unknown kernel compression"):
-        kernel.decompress(b"\x00\x01\x02\x03not a kernel")
-
-
-def test_not_a_bzimage_is_refused(tmp_path):
-    bogus = tmp_path / "vmlinuz"
-    bogus.write_bytes(b"\0" * 4096)
-    with pytest.raises(CreatureError, match="not a bzImage"):
-        kernel.extract_vmlinux(bogus)
 
 
 def test_no_kernel_says_which_package(tmp_path):

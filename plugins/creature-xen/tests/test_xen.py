@@ -289,6 +289,44 @@ def test_the_lab_race_machine_config_is_read_back_by_libxlutil(creature_api, xlu
     xlu.xlu.xlu_cfg_destroy(cfg)
 
 
+def test_a_bzimage_kernel_is_loaded_as_its_cached_vmlinux(xen_files, tmp_path):
+    """xl.cfg names the ELF vmlinux of dom0's bzImage (xl would decompress the bzImage at every create), made once."""
+    from creature.kernel_image import is_bzimage
+
+    machine, _staging, data = xen_files
+    source, kernel = Path(data["kernel_source"]), Path(data["kernel"])
+    assert is_bzimage(source.read_bytes()[:0x210]), f"{source} is dom0's /boot kernel, a bzImage"
+    assert kernel != source and kernel.read_bytes()[:4] == b"\x7fELF" and kernel.stat().st_mode & 0o777 == 0o600
+    from creature_xen.driver import pv_kernel
+    mtime = kernel.stat().st_mtime_ns
+    assert pv_kernel(source) == kernel and kernel.stat().st_mtime_ns == mtime, "a second machine reuses the extracted file"
+
+
+def test_start_restores_a_vmlinux_the_cache_lost(creature_api, tmp_path, monkeypatch):
+    """A cleaned cache does not break a machine: start extracts the file its xl.cfg names again."""
+    from creature_xen.driver import XenDriver, host_kernel, pv_kernel
+
+    monkeypatch.setenv("CREATURE_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    source = host_kernel()[0]
+    kernel = pv_kernel(source)
+    assert kernel.is_relative_to(tmp_path / "cache")
+    expected = kernel.read_bytes()
+    kernel.unlink()
+    spec = MachineSpec.parse({"name": "m", "driver": "xen", "template": "bb"})
+    machine = Machine(spec=spec, dir=tmp_path / "m", data={"kernel": str(kernel), "kernel_source": str(source)})
+    XenDriver._restore_kernel(machine)
+    assert kernel.read_bytes() == expected
+
+
+def test_an_elf_kernel_is_used_as_it_is(tmp_path):
+    from creature_xen.driver import pv_kernel
+
+    elf = tmp_path / "vmlinux-custom"
+    elf.write_bytes(b"\x7fELF" + b"\0" * 1024)
+    assert pv_kernel(elf) == elf
+
+
 @pytest.mark.parametrize("folder", ["/srv/vm #1", "/srv/a,b=c", "/srv/it's", "/srv/[x] y", "/srv/a;b", "/srv/a+=b", "/srv/é"])
 def test_paths_with_xl_syntax_in_them_are_read_back_verbatim(xlu, folder):
     from creature_xen.xlcfg import XlDomain, XlVif, render

@@ -9,17 +9,16 @@ Both files are made once per kernel version under the shared cache.
 from __future__ import annotations
 
 import hashlib
-import lzma
 import os
 import re
 import stat
-import struct
 import tempfile
 from pathlib import Path
 
 from creature.errors import CreatureError
 from creature.guest_initramfs import ACPI_HANDOVER, ACPI_WORD, archive, base_entries, init_script
 from creature.home import shared_cache
+from creature.kernel_image import extract_vmlinux
 from creature.procs import which
 
 MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "button", "evdev")
@@ -42,17 +41,6 @@ def newest_kernel() -> tuple[str, Path]:
     if not found:
         raise CreatureError("no kernel with modules in /boot and /lib/modules: install the Debian package linux-image-amd64")
     return max(found)[1:]
-
-
-def _vmlinux(bzimage: Path) -> bytes:
-    # the PVH entry of the ELF vmlinux boots 2-3x faster under TCG than the bzImage's decompressor
-    image = bzimage.read_bytes()
-    setup = (image[0x1F1] or 4) + 1
-    offset, length = struct.unpack_from("<II", image, 0x248)
-    payload = image[setup * 512 + offset:setup * 512 + offset + length]
-    if not payload.startswith(b"\xfd7zXZ\x00"):
-        raise CreatureError(f"{bzimage}: only xz-compressed kernels (Debian's) can be unpacked for PVH boot")
-    return lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(payload)
 
 
 def _module_files(version: str) -> list[str]:
@@ -97,5 +85,5 @@ def boot_files() -> tuple[Path, Path]:
     folder = shared_cache() / "libvirt" / version
     folder.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(INIT.encode() + repr(MODULES).encode() + busybox.read_bytes()).hexdigest()[:12]
-    return (_write_once(folder / "vmlinux", lambda: _vmlinux(bzimage)),
+    return (_write_once(folder / "vmlinux", lambda: extract_vmlinux(bzimage)),
             _write_once(folder / f"initramfs-{key}.cpio", lambda: _initramfs(version, busybox)))
