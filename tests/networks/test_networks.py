@@ -359,10 +359,16 @@ def test_wait_ip_answers_within_half_a_second_of_the_lease(ncli, creature_api):
                 proc.wait()
     leases = creature_api.networks.folder("lan") / "leases"
     ip, mac, source = line.split()
-    assert (mac, source) == (creature_api.machine("g1").spec.nics[0].mac, "dhcp-lease")
+    assert mac == creature_api.machine("g1").spec.nics[0].mac
+    # dnsmasq writes its lease file a moment after its ACK: a busy host can let the guest's first ARP reach the
+    # neighbour table before that, and wait-ip answers with whichever source has the address first
+    assert source in ("dhcp-lease", "neighbour"), line
+    wait_until(lambda: f" {mac} {ip} " in leases.read_text(), 10, 0.1, f"the lease of {mac} in {leases}")
     latency = (answered - leases.stat().st_mtime_ns) / 1e9
-    print(f"wait-ip answered {latency * 1000:.1f} ms after the lease of {ip}")
-    assert 0 <= latency < 0.5, f"wait-ip answered {latency:.3f} s after the lease"
+    print(f"wait-ip answered {latency * 1000:.1f} ms after the lease of {ip} (source {source})")
+    assert latency < 0.5, f"wait-ip answered {latency:.3f} s after the lease"
+    if source == "dhcp-lease":
+        assert latency >= 0, "wait-ip cannot read a lease before dnsmasq has written it"
 
 
 def test_external_bridge_and_neighbour_addresses(ncli, netns, creature_api):
