@@ -36,6 +36,20 @@ def time_command(argv: list[str], runs: int, env: dict | None = None) -> float:
     return statistics.median(samples)
 
 
+def time_pair(ours: list[str], theirs: list[str], runs: int, env: dict | None = None) -> tuple[float, float]:
+    """Median wall times of two commands run alternately (after a warm-up of each), so both see the same host load."""
+    full_env = dict(os.environ, **(env or {}))
+    samples: tuple[list[float], list[float]] = ([], [])
+    for argv in (ours, theirs):
+        subprocess.run(argv, capture_output=True, env=full_env, check=True)
+    for _ in range(runs):
+        for argv, found in zip((ours, theirs), samples, strict=True):
+            start = time.perf_counter()
+            subprocess.run(argv, capture_output=True, env=full_env, check=True)
+            found.append(time.perf_counter() - start)
+    return statistics.median(samples[0]), statistics.median(samples[1])
+
+
 def report(bench: str, rows: list[dict]) -> None:
     """Print rows (operation, creature, raw, ratio, target) and write them to bench/results/BENCH.json."""
     print(f"{'operation':<44} {'creature':>10} {'raw tool':>10} {'ratio':>7}  target")
