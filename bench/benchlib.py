@@ -24,30 +24,23 @@ def compile_sources() -> None:
 compile_sources()
 
 
-def time_command(argv: list[str], runs: int, env: dict | None = None) -> float:
-    """Median wall time of argv over runs (after one warm-up run)."""
+def time_commands(argvs: list[list[str]], runs: int, env: dict | None = None) -> list[float]:
+    """Median wall time of each argv over runs, run in turn (after a warm-up of each) so all see the same host load."""
     full_env = dict(os.environ, **(env or {}))
-    subprocess.run(argv, capture_output=True, env=full_env, check=True)
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
+    for argv in argvs:
         subprocess.run(argv, capture_output=True, env=full_env, check=True)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
-def time_pair(ours: list[str], theirs: list[str], runs: int, env: dict | None = None) -> tuple[float, float]:
-    """Median wall times of two commands run alternately (after a warm-up of each), so both see the same host load."""
-    full_env = dict(os.environ, **(env or {}))
-    samples: tuple[list[float], list[float]] = ([], [])
-    for argv in (ours, theirs):
-        subprocess.run(argv, capture_output=True, env=full_env, check=True)
+    samples: list[list[float]] = [[] for _ in argvs]
     for _ in range(runs):
-        for argv, found in zip((ours, theirs), samples, strict=True):
+        for argv, found in zip(argvs, samples, strict=True):
             start = time.perf_counter()
             subprocess.run(argv, capture_output=True, env=full_env, check=True)
             found.append(time.perf_counter() - start)
-    return statistics.median(samples[0]), statistics.median(samples[1])
+    return [statistics.median(found) for found in samples]
+
+
+def time_command(argv: list[str], runs: int, env: dict | None = None) -> float:
+    """Median wall time of argv over runs (after one warm-up run)."""
+    return time_commands([argv], runs, env)[0]
 
 
 def report(bench: str, rows: list[dict]) -> None:

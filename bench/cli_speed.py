@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import VENV_BIN, report, time_command, time_pair  # noqa: E402
+from benchlib import VENV_BIN, report, time_command, time_commands  # noqa: E402
 from creature.api import Creature  # noqa: E402
 from creature.procs import which  # noqa: E402
 
@@ -21,8 +21,8 @@ def main() -> None:
         api.templates.build("bb", "busybox")
         for i in range(100):
             api.create({"name": f"m{i:03d}", "driver": "lxc", "template": "bb"})
-        list_time, lxc_ls = time_pair([creature, "--home", str(home), "list"],
-                                      [which("lxc-ls"), "--fancy", "-P", str(home / "machines")], runs=15)
+        list_time, lxc_ls = time_commands([[creature, "--home", str(home), "list"],
+                                           [which("lxc-ls"), "--fancy", "-P", str(home / "machines")]], runs=15)
         report("cli_speed", [
             {"operation": "creature --help", "creature": help_time, "raw": None, "ratio": None, "target": "< 0.25 s median"},
             {"operation": "list, 100 stopped LXC machines", "creature": list_time, "raw": lxc_ls,

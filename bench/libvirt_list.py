@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import VENV_BIN, report, time_pair  # noqa: E402
+from benchlib import VENV_BIN, report, time_commands  # noqa: E402
 from creature.procs import which  # noqa: E402
 
 DOMAINS = 200
@@ -38,7 +38,7 @@ def main() -> None:
         api.list_machines()
         print(f"libvirt calls for one listing of {DOMAINS} domains: {dict(Connection.calls - before)}")
         creature = [str(VENV_BIN / "creature"), "--home", str(home), "list"]
-        list_time, virsh = time_pair(creature, [which("virsh"), "-c", uri, "list", "--all"], runs=9)
+        list_time, virsh = time_commands([creature, [which("virsh"), "-c", uri, "list", "--all"]], runs=9)
         report("libvirt_list", [
             {"operation": f"list, {DOMAINS} defined libvirt-qemu domains", "creature": list_time, "raw": virsh,
              "ratio": list_time / virsh, "target": "ratio <= 10 (raw: virsh list --all)"},

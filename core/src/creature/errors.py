@@ -20,9 +20,9 @@ class NotFound(InputError):
 
 
 class CommandFailed(CreatureError):
-    """An external command exited non-zero; carries its stderr."""
+    """An external command exited non-zero; carries its stderr (what names it in the message, argv[0] by default)."""
 
-    def __init__(self, argv: list[str], returncode: int, stderr: str):
+    def __init__(self, argv: list[str], returncode: int, stderr: str, what: str | None = None):
         self.argv = list(argv)
         self.returncode = returncode
         self.stderr = stderr
@@ -30,5 +30,5 @@ class CommandFailed(CreatureError):
         # tools name the cause first and add advice or a summary last: keep both ends
         detail = " | ".join(lines if len(lines) <= 4 else [lines[0], "...", *lines[-3:]])
         super().__init__(
-            f"{argv[0]} failed (exit {returncode})" + (f": {detail}" if detail else "")
+            f"{what or argv[0]} failed (exit {returncode})" + (f": {detail}" if detail else "")
         )

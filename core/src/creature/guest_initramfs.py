@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from creature.errors import CreatureError
@@ -140,16 +139,3 @@ def host_busybox() -> Path:
     if found is None:
         raise CreatureError("busybox is not installed (Debian package busybox-static)")
     return Path(os.path.realpath(found))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a private (0600) file whole or not at all: a concurrent reader of the cache never sees half of it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

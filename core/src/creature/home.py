@@ -29,6 +29,21 @@ def write_private(path: Path, text: str, mode: int = 0o600) -> None:
     os.chmod(path, mode)
 
 
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write a file whole or not at all (private unless mode says otherwise): a concurrent reader never sees half of it."""
+    import tempfile  # not at module level: `creature list` and --help import this module and never write here
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def shared_cache() -> Path:
     """Downloads and derived artifacts keyed by version (debootstrap tarballs, kernels), shared by every home.
 

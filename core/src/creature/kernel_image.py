@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 
 from creature.errors import CreatureError
+from creature.home import write_atomic
 from creature.procs import run, which
 
 # Magic numbers of the compressors a bzImage payload may use (arch/x86/boot/compressed).
@@ -70,3 +71,11 @@ def extract_vmlinux(bzimage: Path) -> bytes:
     if elf[:4] != ELF_MAGIC:
         raise CreatureError(f"{bzimage}: the decompressed payload is not an ELF vmlinux")
     return elf
+
+
+def vmlinux_file(bzimage: Path, path: Path, mode: int = 0o600) -> Path:
+    """path, holding bzimage's vmlinux: extracted the first time only (the callers' cache keys say when to redo it)."""
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(path, extract_vmlinux(bzimage), mode)
+    return path

@@ -12,13 +12,12 @@ import hashlib
 import os
 import re
 import stat
-import tempfile
 from pathlib import Path
 
 from creature.errors import CreatureError
 from creature.guest_initramfs import ACPI_HANDOVER, ACPI_WORD, archive, base_entries, init_script
-from creature.home import shared_cache
-from creature.kernel_image import extract_vmlinux
+from creature.home import shared_cache, write_atomic
+from creature.kernel_image import vmlinux_file
 from creature.procs import which
 
 MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "button", "evdev")
@@ -65,16 +64,6 @@ def _initramfs(version: str, busybox: Path) -> bytes:
     return archive(entries)
 
 
-def _write_once(path: Path, make) -> Path:
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(make())
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, path)
-    return path
-
-
 def boot_files() -> tuple[Path, Path]:
     """(vmlinux, initramfs) for direct boot, made once per kernel version and busybox."""
     version, bzimage = newest_kernel()
@@ -85,5 +74,7 @@ def boot_files() -> tuple[Path, Path]:
     folder = shared_cache() / "libvirt" / version
     folder.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(INIT.encode() + repr(MODULES).encode() + busybox.read_bytes()).hexdigest()[:12]
-    return (_write_once(folder / "vmlinux", lambda: extract_vmlinux(bzimage)),
-            _write_once(folder / f"initramfs-{key}.cpio", lambda: _initramfs(version, busybox)))
+    initramfs = folder / f"initramfs-{key}.cpio"
+    if not initramfs.exists():
+        write_atomic(initramfs, _initramfs(version, busybox), 0o644)  # readable by libvirt's QEMU user
+    return vmlinux_file(bzimage, folder / "vmlinux", 0o644), initramfs

@@ -7,8 +7,9 @@ import stat
 from pathlib import Path
 
 from creature.errors import CreatureError
-from creature.guest_initramfs import ACPI_HANDOVER, ACPI_WORD, base_entries, host_busybox, init_script, write_atomic
+from creature.guest_initramfs import ACPI_HANDOVER, ACPI_WORD, base_entries, host_busybox, init_script
 from creature.guest_initramfs import archive as cpio
+from creature.home import write_atomic
 
 from creature_qemu.kernel import HostKernel, cache_dir
 

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from creature.errors import CreatureError
-from creature.guest_initramfs import write_atomic
 from creature.home import shared_cache
-from creature.kernel_image import extract_vmlinux
+from creature.kernel_image import vmlinux_file
 
 BOOT = Path("/boot")
 MODULES = Path("/lib/modules")
@@ -55,7 +54,5 @@ def cache_dir(kernel: HostKernel) -> Path:
 def cached_vmlinux(kernel: HostKernel, build: bool = True) -> Path:
     """The kernel's vmlinux, extracted once per version (the cache key) and shared by every home."""
     path = cache_dir(kernel) / "vmlinux"
-    if build and not path.exists():
-        write_atomic(path, extract_vmlinux(kernel.bzimage))
-    return path
+    return vmlinux_file(kernel.bzimage, path) if build else path
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from creature.guest_initramfs import archive, base_entries, host_busybox, init_script, write_atomic
-from creature.home import shared_cache
+from creature.guest_initramfs import archive, base_entries, host_busybox, init_script
+from creature.home import shared_cache, write_atomic
 
 INIT = init_script("/dev/ubda")
 

@@ -10,10 +10,9 @@ from pathlib import Path
 
 from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
 from creature.errors import CommandFailed, CreatureError
-from creature.guest_initramfs import write_atomic
 from creature.home import shared_cache, write_private
 from creature.host import HostFacts
-from creature.kernel_image import extract_vmlinux, is_bzimage
+from creature.kernel_image import is_bzimage, vmlinux_file
 from creature.macs import derived_mac
 from creature.model import Machine, State, Template
 from creature.procs import run, which
@@ -31,15 +30,10 @@ TEARDOWN_TIMEOUT = 15.0
 
 
 class XlFailed(CommandFailed):
-    """An xl command exited non-zero: the message names the subcommand and keeps xl's first stderr lines."""
+    """An xl command exited non-zero: the message names the subcommand (`xl create` and `xl list` fail differently)."""
 
     def __init__(self, argv: list[str], returncode: int, stderr: str):
-        super().__init__(argv, returncode, stderr)
-        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-        # xl prints the cause first ("/etc/xen/xl.conf:3: config parsing error near ...") and generic advice after
-        # it: the last lines alone named neither the file nor the subcommand that failed
-        shown = lines if len(lines) <= 5 else [*lines[:3], "...", *lines[-2:]]
-        self.args = (f"xl {' '.join(argv[1:])} failed (exit {returncode})" + (f": {' | '.join(shown)}" if shown else ""),)
+        super().__init__(argv, returncode, stderr, what=f"xl {' '.join(argv[1:])}")
 
 
 def host_kernel(boot: Path = Path("/boot")) -> tuple[Path, Path | None]:
@@ -67,12 +61,7 @@ def pv_kernel(kernel: Path) -> Path:
             return kernel
     st = kernel.stat()
     key = hashlib.sha256(f"{kernel.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
-    folder = shared_cache() / "xen"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / f"vmlinux-{kernel.name.removeprefix('vmlinuz-')}-{key}"
-    if not path.exists():
-        write_atomic(path, extract_vmlinux(kernel))
-    return path
+    return vmlinux_file(kernel, shared_cache() / "xen" / f"vmlinux-{kernel.name.removeprefix('vmlinuz-')}-{key}")
 
 
 class XenDriver(Driver):
@@ -156,9 +145,8 @@ class XenDriver(Driver):
             return Path(template.meta["kernel"]), Path(template.meta["initrd"]) if template.meta.get("initrd") else None
         return host_kernel()
 
-    def _domain(self, machine: Machine, template: Template) -> XlDomain:
+    def _domain(self, machine: Machine, kernel: Path, ramdisk: Path | None) -> XlDomain:
         spec = machine.spec
-        kernel, ramdisk = self._boot_files(template)
         vifs = [XlVif(mac=nic.mac or derived_mac(self.mac_prefix, spec.name, i), bridge=nic.network or DEFAULT_BRIDGE)
                 for i, nic in enumerate(spec.nics)]
         cmdline = f"root=/dev/xvda rw console=hvc0 net.ifnames=0 creature.hostname={spec.name}"
@@ -166,14 +154,15 @@ class XenDriver(Driver):
                         vcpus=spec.cpus, cmdline=cmdline, vifs=vifs)
 
     def create(self, machine: Machine, template: Template, staging: Path) -> dict:
-        domain = self._domain(machine, template)
+        kernel, ramdisk = self._boot_files(template)
+        domain = self._domain(machine, kernel, ramdisk)
         base = disk_image(self.home, template)
         # a sparse raw copy: blkback serves it through a loop device, no QEMU needed in dom0
         run(["cp", "--sparse=always", str(base), str(staging / "disk.img")], timeout=600)
         (staging / "disk.img").chmod(0o600)
         write_private(staging / "xl.cfg", render(domain))
         return {"clone": "copy", "base_image": str(base), "macs": [v.mac for v in domain.vifs],
-                "kernel": str(domain.kernel), "kernel_source": str(self._boot_files(template)[0]),
+                "kernel": str(domain.kernel), "kernel_source": str(kernel),
                 "ramdisk": str(domain.ramdisk) if domain.ramdisk else None}
 
     # lifecycle
@@ -207,9 +196,8 @@ class XenDriver(Driver):
     def _restore_kernel(machine: Machine) -> None:
         """Extract the vmlinux xl.cfg names again when the shared cache lost it (cleaned, or a fresh dom0 disk)."""
         kernel, source = Path(machine.data.get("kernel") or ""), machine.data.get("kernel_source")
-        if source and kernel != Path(source) and not kernel.exists() and Path(source).exists():
-            kernel.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            write_atomic(kernel, extract_vmlinux(Path(source)))
+        if source and kernel != Path(source) and Path(source).exists():
+            vmlinux_file(Path(source), kernel)
 
     def stop(self, machine: Machine, timeout: float) -> StopResult:
         if timeout > 0:
