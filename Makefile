@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 PLUGINS := $(sort $(wildcard plugins/creature-*))
 # Hypervisors and the tools the drivers and their tests use, all from Debian.
-APT_PACKAGES := lxc busybox-static iproute2 e2fsprogs python3-venv python3-dev debootstrap xorriso genisoimage openssl libxenmisc4.17 qemu-utils qemu-system-x86 linux-image-amd64 systemd cpio kmod user-mode-linux uml-utilities procps libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc libvirt-clients libvirt-dev pkg-config iptables dnsmasq-base
+APT_PACKAGES := lxc busybox-static iproute2 e2fsprogs python3-venv python3-dev debootstrap xorriso genisoimage openssl libxenmisc4.17 qemu-utils qemu-system-x86 linux-image-amd64 systemd cpio kmod user-mode-linux uml-utilities procps libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc libvirt-clients libvirt-dev pkg-config iptables dnsmasq-base patchelf
 STAMP := $(VENV)/.installed
 # Wheels we build ourselves, kept across runs like the other version-keyed downloads.
 WHEELS := /var/cache/creature/wheels
@@ -12,9 +12,14 @@ PIP = $(VENV)/bin/pip --retries 2 --timeout 20
 # Drivers that must run on these machines: their conformance tests fail instead of skipping.
 REQUIRE_DRIVERS ?= lxc,qemu,uml,libvirt-qemu,libvirt-lxc
 
-.PHONY: install apt demo test bench lint test-xen
+.PHONY: install apt uml-kernel demo test bench lint test-xen
 
-install: apt $(STAMP)
+install: apt $(STAMP) uml-kernel
+
+# Debian 12's linux.uml panics on CPUs with AMX: a newer one from Debian testing, cached by its version
+# (docs/uml-kernel.md). Uses the network only when no fetched kernel is cached yet.
+uml-kernel: $(STAMP)
+	$(VENV)/bin/creature uml fetch-kernel --if-missing
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -49,10 +49,9 @@ def test_uml_dry_run_shows_the_initramfs_of_a_non_busybox_guest(creature_cli, cr
     """Issue 6: a Debian-like guest under UML boots through creature's initramfs, and `start --dry-run` says so."""
     import subprocess
 
-    import pytest
+    from creature.testing import require_usable
 
-    if "uml" not in creature_api.registry or not creature_api.probe("uml").usable:
-        pytest.skip("uml is not usable here")
+    require_usable(creature_api, "uml")
     rootfs = tmp_path / "rootfs"
     (rootfs / "etc/network/interfaces.d").mkdir(parents=True)
     (rootfs / "etc/os-release").write_text("ID=debian\nVERSION_ID=12\n")

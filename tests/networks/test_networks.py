@@ -144,7 +144,7 @@ def test_lxc_qemu_and_uml_share_one_network(ncli, netns, creature_api):
     ncli.ok("network", "create", "lan", "--subnet", "10.77.0.0/24")
     kinds = {"ct": "lxc", "vq": "qemu", "vu": "uml"}
     expected = {"vq": ["-netdev", f"tap,id=n0,ifname={tap_name('vq', 0)},script=no,downscript=no", "virtio-net-pci,netdev=n0,mac=52:54:00:"],
-                "vu": [f"eth0=tuntap,{tap_name('vu', 0)},fe:fd:00:"]}
+                "vu": [f"vec0:transport=tap,ifname={tap_name('vu', 0)},mac=fe:fd:00:", "creature.ifname=vec0:eth0"]}
     before = snapshot(ncli.home), netns.links()
     for name, words in expected.items():
         plan = ncli.ok("create", name, "--driver", kinds[name], "--template", "bb", "--network", "lan", "--dry-run").out

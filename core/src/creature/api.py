@@ -73,15 +73,7 @@ class Creature:
         return max(usable)[1]
 
     def _config(self) -> dict[str, Any]:
-        path = self.home.root / "config.toml"
-        if not path.exists():
-            return {}
-        import tomllib
-
-        try:
-            return tomllib.loads(path.read_text())
-        except (tomllib.TOMLDecodeError, OSError) as exc:
-            raise InputError(f"{path}: {exc}") from None
+        return self.home.config()
 
     def bootstrappers(self) -> dict[str, type]:
         found: dict[str, tuple[type, str]] = {}
@@ -129,7 +121,10 @@ class Creature:
         self.registry.check_known(driver_name)
         template = self.templates.get(spec.template)
         spec = spec.model_copy(update={"driver": driver_name})
-        driver = self.usable_driver(driver_name)
+        if not self.probe(driver_name).usable:
+            # asking for a machine this host cannot run is refused like bad input: exit 2, nothing made
+            raise InputError(f"driver {driver_name!r} is not usable on this host: {self.probe(driver_name).reason}")
+        driver = self.driver(driver_name)
         if spec.nics:
             require(driver, "networks", "networks (--network)")
         with self.home.lock("machine", spec.name), self._nic_allocation(spec):
@@ -390,7 +385,13 @@ class Creature:
 
     def info(self, name: str) -> MachineInfo:
         machine = self.machine(name)
-        return self.list_machines(only=[machine])[0]
+        info = self.list_machines(only=[machine])[0]
+        if machine.driver in self.registry:
+            try:
+                info.details = self.driver(machine.driver).details(machine)
+            except CreatureError as exc:
+                info.details = {"error": str(exc)}
+        return info
 
     def list_machines(self, driver: str | None = None, state: str | None = None, only: list[Machine] | None = None) -> list[MachineInfo]:
         """Every machine with its state, each driver asked once for all of its machines."""

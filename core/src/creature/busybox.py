@@ -30,11 +30,13 @@ mkdir -p /dev/pts /run /tmp /var/run
 mount -t tmpfs -o mode=0755 tmpfs /run 2>/dev/null
 [ -f /etc/hostname ] && hostname -F /etc/hostname
 # VM drivers cannot write into a copy-on-write disk: they pass the name and the NICs' configuration
-# (creature.dhcp=eth0,eth1 creature.ip=eth2:10.79.0.5/24) on the kernel command line
+# (creature.dhcp=eth0,eth1 creature.ip=eth2:10.79.0.5/24) on the kernel command line, and the names
+# their hypervisor's NICs should have in the guest (creature.ifname=vec0:eth0)
 dhcp= static=
 for word in $(cat /proc/cmdline 2>/dev/null); do
   case "$word" in
     creature.hostname=*) hostname "${word#creature.hostname=}";;
+    creature.ifname=*) pair="${word#creature.ifname=}"; ip link set "${pair%%:*}" name "${pair#*:}" 2>/dev/null;;
     creature.dhcp=*) dhcp="$dhcp $(echo "${word#creature.dhcp=}" | tr , ' ')";;
     creature.ip=*) static="$static ${word#creature.ip=}";;
   esac

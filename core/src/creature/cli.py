@@ -27,7 +27,34 @@ def api(ctx: click.Context):
     return obj["api"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Root(click.Group):
+    """The root command: plugins' commands (creature_add_commands) are added only when a name is not the core's.
+
+    So `creature list` and `creature start` import no plugin for commands, and a plugin cannot shadow a core command.
+    """
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if not self._plugins_added:
+            self._plugins_added = True
+            from creature.plugins import get_plugins
+
+            get_plugins().call("creature_add_commands", cli=self)
+
+    def get_command(self, ctx, name):
+        found = super().get_command(ctx, name)
+        if found is None:
+            self._add_plugin_commands()
+            found = super().get_command(ctx, name)
+        return found
+
+    def list_commands(self, ctx):
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="CREATURE_HOME",
               help="creature home (default: /var/lib/creature for root).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
@@ -317,6 +344,10 @@ def show(ctx, name, fmt):
         click.echo(json.dumps(data, indent=2))
         return
     for key, value in data.items():
+        if key == "details":
+            for detail, text in value.items():
+                click.echo(f"{detail + ':':<11} {text}")
+            continue
         if key in ("addresses", "nics"):
             value = [" ".join(str(v) for v in item.values() if v is not None) for item in value]
         if isinstance(value, list):
@@ -551,9 +582,6 @@ def main(argv: list[str] | None = None) -> None:
     # pydantic scans every installed distribution for its own plugins on first use; the CLI uses none
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
-        from creature.plugins import get_plugins
-
-        get_plugins().call("creature_add_commands", cli=cli)
         result = cli.main(args=argv, prog_name="creature", standalone_mode=False)
         code = result if isinstance(result, int) else 0
     except click.exceptions.Exit as exc:

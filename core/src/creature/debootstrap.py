@@ -7,16 +7,14 @@ tar file, so a second template with the same key costs one extraction instead of
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from creature.errors import CreatureError, InputError
-from creature.home import shared_cache
+from creature.home import file_lock, shared_cache
 from creature.osinfo import describe
 from creature.procs import run, which
 from creature.progress import progress
@@ -94,17 +92,6 @@ def cache_key(suite: str, variant: str, arch: str, pkgs: list[str]) -> str:
     return f"{suite}-{variant}-{arch}-{digest}"
 
 
-@contextmanager
-def _cache_lock(path: Path):
-    # one build at a time fills the cache, across homes and processes (builds are rare); released if we die
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def _tar(*args: str, on_line=None) -> None:
     tar = which("tar")
     if tar is None:
@@ -164,7 +151,7 @@ class DebootstrapBootstrapper(Bootstrapper):
         debs, tree = cache / f"{key}.debs.tgz", cache / f"{key}.rootfs.tar"
         suite, mirror = options["suite"], options["mirror"]
         hit = "rootfs"
-        with _cache_lock(cache / "builds.lock"):
+        with file_lock(cache / "builds.lock"):
             for leftover in cache.glob(".*"):
                 remove_tree(leftover)  # partial files of a killed build: with the lock held, nobody else is writing
             if not tree.exists():

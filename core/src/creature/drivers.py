@@ -121,6 +121,10 @@ class Driver:
         """Addresses the driver itself knows (lease files and the neighbour table come from the core)."""
         return []
 
+    def details(self, machine: Machine) -> dict[str, str]:
+        """What `show` adds for this hypervisor (the kernel a machine boots, say); shown as given."""
+        return {}
+
     def plan(self, machine: Machine, action: str) -> list[list[str]]:
         """The exact argv lists `action` (start, stop, kill, destroy) would run, shown by --dry-run."""
         raise NotImplementedError

@@ -1,7 +1,8 @@
 """The busybox initramfs that kernel-booting drivers (qemu, uml) start non-busybox guests with.
 
 Its /init mounts the root disk, writes there the NIC configuration and hostname the kernel command line
-asks for (creature.dhcp=, creature.ip=, creature.hostname=), and switch_roots into the guest's init. A
+asks for (creature.dhcp=, creature.ip=, creature.hostname=), gives NICs the names creature.ifname=OLD:NEW
+asks for (the names persist: they belong to the kernel), and switch_roots into the guest's init. A
 driver adds what only it needs (QEMU: module loading, the ACPI power button) as shell fragments.
 """
 
@@ -37,6 +38,7 @@ for word in $(cat /proc/cmdline); do
     creature.hostname=*) hostname="${{word#creature.hostname=}}";;
     creature.dhcp=*) dhcp="$(echo "${{word#creature.dhcp=}}" | tr , ' ')";;
     creature.ip=*) static="$static ${{word#creature.ip=}}";;
+    creature.ifname=*) pair="${{word#creature.ifname=}}"; ip link set "${{pair%%:*}}" name "${{pair#*:}}" 2>/dev/null;;
 """
 
 _MOUNT = """\

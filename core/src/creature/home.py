@@ -7,7 +7,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from creature.errors import CreatureError
+from creature.errors import CreatureError, InputError
 
 
 def default_home() -> Path:
@@ -58,6 +58,17 @@ def shared_cache() -> Path:
         path = Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "creature"
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+@contextmanager
+def file_lock(path: Path):
+    """Hold an exclusive flock on path (made 0600) for the block: one filler of a shared cache at a time, released if we die."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 class Home:
@@ -112,6 +123,22 @@ class Home:
 
     def machine_dir(self, name: str) -> Path:
         return self.machines / name
+
+    def config(self) -> dict:
+        """The home's config.toml (empty when there is none); a file that does not parse is bad input."""
+        path = self.root / "config.toml"
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise InputError(f"{path}: {exc.strerror}") from None
+        import tomllib
+
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"{path}: {exc}") from None
 
     @contextmanager
     def lock(self, kind: str, name: str, blocking: bool = True):

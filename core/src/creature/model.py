@@ -188,6 +188,7 @@ class MachineInfo(BaseModel):
     dir: str = ""
     created: float = 0
     note: str | None = None
+    details: dict[str, str] = Field(default_factory=dict)
 
 
 class Network(BaseModel):

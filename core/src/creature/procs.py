@@ -23,8 +23,9 @@ def run(
     capture: bool = True,
     env: dict[str, str] | None = None,
     on_line: Callable[[str], None] | None = None,
+    cwd: Path | str | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run argv without a shell; a failure raises CommandFailed with the command's stderr.
+    """Run argv without a shell (in cwd, if given); a failure raises CommandFailed with the command's stderr.
 
     on_line, when given, is called with each line of output as it comes (for progress displays).
     """
@@ -32,7 +33,7 @@ def run(
 
     argv = [str(a) for a in argv]
     if on_line is not None:
-        return _run_streaming(argv, check=check, timeout=timeout, env=env, on_line=on_line)
+        return _run_streaming(argv, check=check, timeout=timeout, env=env, on_line=on_line, cwd=cwd)
     try:
         proc = subprocess.run(
             argv,
@@ -41,6 +42,7 @@ def run(
             text=True,
             timeout=timeout,
             env=env,
+            cwd=cwd,
             stdin=None if input is not None else subprocess.DEVNULL,
         )
     except FileNotFoundError:
@@ -53,7 +55,7 @@ def run(
 
 
 def _run_streaming(argv: list[str], *, check: bool, timeout: float | None, env: dict[str, str] | None,
-                   on_line: Callable[[str], None]) -> subprocess.CompletedProcess:
+                   on_line: Callable[[str], None], cwd: Path | str | None = None) -> subprocess.CompletedProcess:
     # stderr is merged into stdout so progress sees every line in order; a failure reports the tail
     import subprocess
     import time
@@ -61,7 +63,7 @@ def _run_streaming(argv: list[str], *, check: bool, timeout: float | None, env: 
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, env=env, errors="replace")
+                                text=True, env=env, errors="replace", cwd=cwd)
     except FileNotFoundError:
         raise CreatureError(f"{argv[0]} is not installed (not found on PATH)") from None
     lines: list[str] = []
@@ -115,8 +117,13 @@ class ProcessRecord:
         return cls(pid, int(fields[19]), cmdline.replace(b"\0", b" ").decode(errors="replace").strip())
 
     def alive(self) -> bool:
-        """True only if the same process (pid, start time, command line) still runs."""
-        return ProcessRecord.of(self.pid) == self
+        """True only if the same process (pid, start time, command line) still runs.
+
+        An empty command line with the same pid and start time is the same process inside execve (between
+        its new memory and its new arguments): a process re-executing itself must not look dead then.
+        """
+        now = ProcessRecord.of(self.pid)
+        return now is not None and now.start_time == self.start_time and now.cmdline in (self.cmdline, "")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -377,14 +377,14 @@ class DriverConformance:
             )
 
     def test_unusable_driver_refuses_create_and_changes_nothing(self, creature_api, creature_cli):
-        """Where the probe fails, create exits 1 with the probe's reason in one line and leaves the home as it was."""
+        """Where the probe fails, create exits 2 with the probe's reason in one line and leaves the home as it was."""
         probe = creature_api.probe(self.driver)
         if probe.usable:
             pytest.skip(f"driver {self.driver} is usable here: its refusal cannot be shown")
         creature_cli.ok("template", "build", "bb", "--method", "busybox")
         before = snapshot(creature_cli.home)
         result = creature_cli("create", "web", "--driver", self.driver, "--template", "bb")
-        assert result.code == 1, result.err
+        assert result.code == 2, result.err
         lines = result.err.splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"creature: error: driver '{self.driver}' is not usable on this host")
         failed = next(c for c in probe.checks if not c.ok)

@@ -56,7 +56,7 @@ def test_driver_kvm_is_a_clear_error_where_unusable(creature_cli, creature_api):
         pytest.skip("KVM runs guests on this host: there is no error to see")
     creature_api.templates.build("bb", "busybox")
     result = creature_cli("create", "k1", "--driver", "kvm", "--template", "bb")
-    assert result.code == 1
+    assert result.code == 2
     assert result.err.startswith("creature: error: driver 'kvm' is not usable on this host: ")
     assert probe.checks[-1].reason in result.err
     assert creature_cli.ok("list", "--format", "json").json() == []

@@ -55,6 +55,12 @@ class TestUmlDebianConformance(DriverConformance):
         handover = b"creature-initramfs: handing over to /sbin/init"
         wait_until(lambda: handover in log.read_bytes(), self.boot_timeout, 0.2, "the initramfs to run the guest's init")
         assert b"cannot mount" not in log.read_bytes()
+        # the guest's /lib/modules is the booted kernel's own module tree (read-only through confined hostfs)
+        from creature_uml.initramfs import MODULES_LINE
+
+        release = api.driver("uml")._kernel()[1].release
+        assert MODULES_LINE.format(release=release, device="/dev/ubdb").encode() in log.read_bytes(), \
+            log.read_text(errors="replace")[-2000:]
         # init got as far as a getty on tty1: the console answers with a Debian login prompt
         session = ConsoleSession.open(api.driver("uml").console_device(machine, timeout=self.boot_timeout))
         try:
@@ -69,9 +75,13 @@ class TestUmlDebianConformance(DriverConformance):
 
 
 def _uml_processes(machine_dir: Path) -> list[int]:
-    """Live (non-zombie) processes of a UML whose uml_dir is inside machine_dir."""
+    """Live (non-zombie) processes of a UML whose uml_dir is inside machine_dir, with its userspace stubs.
+
+    UML before 6.13 forks itself for each guest address space (same command line); later ones exec a stub
+    (a memfd: no command line, comm uml-userspace) in UML's process group.
+    """
     needle = f"uml_dir={machine_dir}/uml".encode()
-    found = []
+    procs = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -80,9 +90,12 @@ def _uml_processes(machine_dir: Path) -> list[int]:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        if needle in cmdline.split(b"\0") and stat[stat.rindex(")") + 2] != "Z":
-            found.append(int(entry))
-    return found
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z":
+            procs[int(entry)] = (cmdline, int(fields[2]), stat[stat.index("(") + 1:stat.rindex(")")])
+    groups = {pgid for cmdline, pgid, _ in procs.values() if needle in cmdline.split(b"\0")}
+    return sorted(pid for pid, (cmdline, pgid, comm) in procs.items()
+                  if needle in cmdline.split(b"\0") or (pgid in groups and comm == "uml-userspace"))
 
 
 def _data_contains(path: Path, needle: bytes) -> bool:
@@ -158,7 +171,7 @@ def test_killed_from_outside_is_seen_within_a_second(uml):
     api.start("uk")
     machine = api.machine("uk")
     pgid = json.loads((machine.dir / "run.json").read_text())["pgid"]
-    assert len(_uml_processes(machine.dir)) >= 2, "UML runs helper processes beside its main one"
+    wait_until(lambda: len(_uml_processes(machine.dir)) >= 2, 10, 0.05, "UML's helper processes beside its main one")
     os.killpg(pgid, signal.SIGKILL)
     started = time.monotonic()
     wait_until(lambda: api.state("uk").value == "stopped", 1.0, 0.05, "state to become stopped")
@@ -283,8 +296,8 @@ def test_dry_runs_change_nothing_and_show_the_commands(uml, creature_cli):
     assert creature_cli.ok("show", "ud", "--format", "json").json()["state"] == "running"
 
 
-def test_nics_become_tuntap_options_and_dhcp_words(uml):
-    """Each NIC is eth{i}=tuntap,TAP,MAC on its stable tap; the guest is told to ask DHCP; nsenter is not UML's cmdline."""
+def test_nics_become_vector_options_and_dhcp_words(uml):
+    """Each NIC is a vector NIC on its stable tap, named eth{i} in the guest; DHCP words; nsenter is not UML's cmdline."""
     from creature.model import Machine, MachineSpec
     from creature.network import tap_name
     from creature_uml import command
@@ -292,11 +305,14 @@ def test_nics_become_tuntap_options_and_dhcp_words(uml):
     nics = [{"network": "lan", "mac": "fe:fd:00:00:00:01"}, {"network": "lan", "mac": "fe:fd:00:00:00:02"}]
     machine = Machine(spec=MachineSpec.parse({"name": "n1", "driver": "uml", "template": "bb", "nics": nics}),
                       dir=uml.home.machines / "n1", data={"image": "/base.ext4"})
-    assert command.nic_options(machine) == [f"eth0=tuntap,{tap_name('n1', 0)},fe:fd:00:00:00:01",
-                                            f"eth1=tuntap,{tap_name('n1', 1)},fe:fd:00:00:00:02"]
+    assert command.nic_options(machine) == [f"vec0:transport=tap,ifname={tap_name('n1', 0)},mac=fe:fd:00:00:00:01",
+                                            "creature.ifname=vec0:eth0",
+                                            f"vec1:transport=tap,ifname={tap_name('n1', 1)},mac=fe:fd:00:00:00:02",
+                                            "creature.ifname=vec1:eth1"]
     prefix = ["/usr/bin/nsenter", "--net=/proc/1/ns/net", "--"]
-    argv = command.boot_argv(machine, "/tmp", prefix, ["creature.dhcp=eth0,eth1"])
+    argv = command.boot_argv(machine, Path("/opt/uml/linux.uml"), "/tmp", prefix, ["creature.dhcp=eth0,eth1"])
     assert argv[:3] == prefix and "creature.dhcp=eth0,eth1" in argv
+    assert f"hostfs={machine.dir}/no-hostfs" in argv, "without the kernel's modules, hostfs reaches nothing on the host"
     assert command.exec_cmdline(argv).split()[0].endswith("/linux.uml")
     assert command.exec_cmdline(argv) == command.exec_cmdline(argv[3:])
 

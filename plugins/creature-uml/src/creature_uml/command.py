@@ -10,6 +10,7 @@ from creature.network import tap_name
 from creature.procs import which
 
 UNIX_PATH_MAX = 108
+MODULES_WORD = "creature.modules=/dev/ubdb"  # the second disk, ubd1r= (creature_uml.modules)
 CONSOLE_LINE = 1  # UML virtual console 1 is the guest's /dev/tty1
 
 
@@ -62,44 +63,57 @@ def check_socket_path(machine: Machine) -> None:
 
 
 def nic_options(machine: Machine) -> list[str]:
-    """linux.uml options for the machine's NICs: each on the tap the driver made on its bridge (tap_name is stable).
+    """linux.uml options for the machine's NICs: each a vector NIC on the tap the driver made on its bridge.
 
-    The tap keeps its own MAC; the guest's eth{i} gets the NIC's MAC from UML.
+    UML 7 has only the vector driver (its guest devices are vecN; the older ethN=tuntap transport is gone,
+    and 6.1 has both), so creature.ifname= words have the guest name them eth{i} like every other driver's
+    guests. The tap keeps its own MAC; the guest's NIC gets the NIC's MAC from UML.
     """
     options = []
     for index, nic in enumerate(machine.spec.nics):
         if nic.network is None or nic.mac is None:
             raise CreatureError(f"machine {machine.name!r}: NIC {index} has no network or MAC (the core assigns both at create)")
-        options.append(f"eth{index}=tuntap,{tap_name(machine.name, index)},{nic.mac}")
+        options += [f"vec{index}:transport=tap,ifname={tap_name(machine.name, index)},mac={nic.mac}",
+                    f"creature.ifname=vec{index}:eth{index}"]
     return options
 
 
-def boot_argv(machine: Machine, tmpdir: str, prefix: list[str] = (), network: list[str] = (),
-              initrd: Path | None = None) -> list[str]:
-    """linux.uml booting the machine's copy-on-write disk, with TMPDIR set to a folder that allows exec mappings.
+def boot_argv(machine: Machine, kernel: Path, tmpdir: str, prefix: list[str] = (), network: list[str] = (),
+              initrd: Path | None = None, modules: Path | None = None) -> list[str]:
+    """kernel (a linux.uml) booting the machine's copy-on-write disk, with TMPDIR set to a folder that allows exec mappings.
 
     prefix (creature.network.machine_netns) runs it in its NICs' bridge namespace, where their taps are;
     network: the guest's NIC configuration words (creature.network.guest_cmdline); initrd: creature's
-    initramfs (creature_uml.initramfs), which writes those words and the hostname into the guest's disk.
+    initramfs (creature_uml.initramfs), which writes those words and the hostname into the guest's disk;
+    modules: the image of the kernel's modules (creature_uml.modules), which the initramfs mounts read-only.
+    hostfs= names a folder that does not exist: without it a guest's root could mount any host file with
+    the rights of the UML process, and a folder that exists would not stop it either (`..` walks out).
     """
     spec = machine.spec
     argv = [
-        *prefix, tool("env", "coreutils"), f"TMPDIR={tmpdir}",
-        tool("linux.uml", "user-mode-linux"),
+        *prefix, tool("env", "coreutils"), f"TMPDIR={tmpdir}", str(kernel),
         f"umid={spec.name}", f"uml_dir={uml_dir(machine)}",
         f"ubd0={cow_file(machine)},{machine.data['image']}",
         f"mem={spec.memory}M", "root=/dev/ubda", "rw",
         # kernel and init messages go to stdout (the console log); tty1, where busybox and Debian templates
         # both run a getty, is a pty for `creature console`
         "con=null", "con0=null,fd:1", f"con{CONSOLE_LINE}=pts", "ssl=null",
+        f"hostfs={no_hostfs(machine)}",
         f"creature.hostname={spec.name}",
     ]
     if initrd is not None:
         argv.append(f"initrd={initrd}")
+    if modules is not None:
+        argv += [f"ubd1r={modules}", MODULES_WORD]
     init = machine.data.get("init")
     if init:
         argv.append(f"init={init}")
     return argv + list(network) + nic_options(machine)
+
+
+def no_hostfs(machine: Machine) -> Path:
+    """A hostfs root that never exists (inside the machine's folder, which creature owns): every hostfs path fails."""
+    return machine.dir / "no-hostfs"
 
 
 def exec_cmdline(argv: list[str]) -> str:

@@ -20,7 +20,7 @@ from creature.network import create_taps, guest_cmdline, machine_netns, remove_t
 from creature.procs import ProcessRecord, run, which
 from creature.templates import disk_image, remove_tree
 
-from creature_uml import command, states
+from creature_uml import command, kernels, states
 from creature_uml.tmpdir import exec_tmpdir
 
 BOOT_TIMEOUT = 30
@@ -30,8 +30,13 @@ INIT_LINE = b" as init process"
 INIT_GRACE = 0.5
 
 
-def _group_members(pgid: int, cmdline: str) -> list[int]:
-    """Live processes in process group pgid running UML's command line (its forked helpers share it)."""
+def _group_members(pgid: int, record: ProcessRecord) -> list[int]:
+    """Live processes of UML's process group that it started: its forks and its userspace stubs.
+
+    A member started before the recorded UML cannot be one of its own (the group id is only ours while
+    a process of ours holds it). Older UML forks itself per guest address space (its own command line);
+    6.13 and later exec a stub from a memfd there, which has no command line (nor has a fork inside execve).
+    """
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -39,12 +44,12 @@ def _group_members(pgid: int, cmdline: str) -> list[int]:
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
             fields = stat[stat.rindex(")") + 2 :].split()
-            if fields[0] == "Z" or int(fields[2]) != pgid:
+            if fields[0] == "Z" or int(fields[2]) != pgid or int(fields[19]) < record.start_time:
                 continue
             argv = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
         except (OSError, ValueError):
             continue
-        if argv == cmdline:
+        if argv in (record.cmdline, ""):
             found.append(int(entry))
     return found
 
@@ -56,22 +61,14 @@ class UmlDriver(Driver):
     priority = 30
     mac_prefix = "fe:fd:00"  # UML's own locally administered prefix
     capabilities = Capabilities(console=True, exec=False, cow_clone=True, graceful_stop=True, autostart=True, vm=True, networks=True)
-    description = "User Mode Linux (linux.uml from the Debian package user-mode-linux)"
+    description = "User Mode Linux (linux.uml: a fetched newer kernel, or the Debian package user-mode-linux)"
+
+    def __init__(self, home):
+        super().__init__(home)
+        self._chosen = None
 
     def probe(self, host: HostFacts) -> Probe:
-        checks = []
-        linux = which("linux.uml")
-        if linux is None:
-            checks.append(Check(name="linux.uml", ok=False, reason="linux.uml not found (install the Debian package user-mode-linux)"))
-        else:
-            try:
-                proc = run([linux, "--version"], check=False, timeout=10)
-                ok = proc.returncode == 0 and proc.stdout.strip() != ""
-                reason = f"{linux} runs (UML kernel {proc.stdout.strip()})" if ok else \
-                    f"{linux} --version exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()}"
-            except CreatureError as exc:
-                ok, reason = False, f"{linux} --version failed: {exc}"
-            checks.append(Check(name="linux.uml", ok=ok, reason=reason))
+        checks = [self._kernel_check()]
         for tool, package in (("uml_mconsole", "uml-utilities"), ("uml_mkcow", "uml-utilities"),
                               ("mkfs.ext4", "e2fsprogs"), ("kill", "procps")):
             path = which(tool)
@@ -84,12 +81,55 @@ class UmlDriver(Driver):
                             else f"no folder for UML's memory file allows executable mappings: {'; '.join(rejected)}"))
         tun = Path("/dev/net/tun")
         checks.append(Check(name="tun", ok=True,
-                            reason="/dev/net/tun present for tuntap NICs" if tun.exists()
+                            reason="/dev/net/tun present for tap NICs" if tun.exists()
                             else "/dev/net/tun missing: machines run, but without network interfaces"))
         return Probe.of(self.name, checks)
 
+    def _kernel(self) -> tuple[kernels.Kernel | None, kernels.Verdict | None, list]:
+        """The kernel this driver boots (kernels.choose), looked up once per driver object."""
+        if self._chosen is None:
+            self._chosen = kernels.choose(self.home)
+        return self._chosen
+
+    def _kernel_check(self) -> Check:
+        try:
+            kernel, judged, tried = self._kernel()
+        except CreatureError as exc:
+            return Check(name="kernel", ok=False, reason=str(exc))
+        if not tried:
+            return Check(name="kernel", ok=False, reason=f"no UML kernel: linux.uml is not on PATH (Debian package"
+                                                         f" user-mode-linux) and none was fetched. Fix: {kernels.FIX}")
+        if kernel is None:
+            return Check(name="kernel", ok=False, reason="no UML kernel here runs a user process: "
+                                                         + "; ".join(v.reason for _, v in tried))
+        passed = [v.reason for k, v in tried if k != kernel]
+        return Check(name="kernel", ok=judged.ok,
+                     reason=judged.reason + (f" (passed over: {'; '.join(passed)})" if passed else ""))
+
+    def _boot_kernel(self) -> tuple[kernels.Kernel, str]:
+        """The kernel to start machines with and its release, or the reason none can run here."""
+        kernel, judged, _ = self._kernel()
+        if kernel is None or not judged.ok:
+            raise CreatureError(self._kernel_check().reason)
+        return kernel, judged.release
+
+    def details(self, machine: Machine) -> dict[str, str]:
+        """The UML kernel: the one the running machine booted, else the one its next start would use."""
+        booted = states.run_kernel(machine)
+        if booted and self.state(machine) == State.RUNNING:
+            return {"kernel": booted}
+        try:
+            kernel, judged, _ = self._kernel()
+        except CreatureError as exc:
+            return {"kernel": f"none: {exc}"}
+        if kernel is None or not judged.ok:
+            return {"kernel": "none works here (see `creature host check`)"}
+        return {"kernel": f"{kernel.path} (UML {judged.release}; {kernel.origin}); used at the next start"}
+
     def create(self, machine: Machine, template: Template, staging: Path) -> dict:
         command.check_socket_path(machine)
+        if machine.spec.cpus != 1:
+            raise InputError(f"UML machines have one virtual CPU: --cpus {machine.spec.cpus} cannot take effect")
         command.nic_options(machine)
         data = {"clone": "uml-cow"}
         if self.dry_run:
@@ -110,15 +150,17 @@ class UmlDriver(Driver):
             data["initramfs"] = True
         return data
 
-    def _boot_argv(self, machine: Machine, tmpdir: str, build: bool) -> list[str]:
-        """The linux.uml command line (build=False: name the initramfs without making it, for plans)."""
-        initrd = None
+    def _boot_argv(self, machine: Machine, kernel: kernels.Kernel, release: str, tmpdir: str, build: bool) -> list[str]:
+        """kernel's command line (build=False: name the initramfs and modules image without making them, for plans)."""
+        initrd = modules = None
         if command.wants_initramfs(machine):
             from creature_uml.initramfs import cached_initramfs
+            from creature_uml.modules import image_path, modules_image
 
             initrd = cached_initramfs(build)
-        return command.boot_argv(machine, tmpdir, machine_netns(self.home, machine),
-                                 guest_cmdline(self.home, machine.spec.nics), initrd)
+            modules = modules_image(kernel, release) if build else image_path(kernel, release)
+        return command.boot_argv(machine, kernel.path, tmpdir, machine_netns(self.home, machine),
+                                 guest_cmdline(self.home, machine.spec.nics), initrd, modules)
 
     # liveness: UML's main process, pinned by pid, start time and command line; its helpers share its group
     def _run_info(self, machine: Machine) -> tuple[ProcessRecord | None, int | None]:
@@ -142,7 +184,7 @@ class UmlDriver(Driver):
         record, pgid = self._run_info(machine)
         if record is None or pgid is None:
             return False, []
-        return record.alive(), _group_members(pgid, record.cmdline)
+        return record.alive(), _group_members(pgid, record)
 
     def _console_tail(self, machine: Machine, lines: int = 5) -> str:
         try:
@@ -155,17 +197,18 @@ class UmlDriver(Driver):
         tmpdir, rejected = exec_tmpdir()
         if tmpdir is None:
             raise CreatureError(f"no folder for UML's memory file allows executable mappings: {'; '.join(rejected)}")
+        kernel, release = self._boot_kernel()
         self._reap(machine)
-        argv = self._boot_argv(machine, tmpdir, build=True)
+        argv = self._boot_argv(machine, kernel, release, tmpdir, build=True)
         create_taps(self.home, machine)
         try:
-            self._launch(machine, argv)
+            self._launch(machine, argv, f"{kernel.path} (UML {release}; {kernel.origin})")
         except BaseException:
             # UML did not come up: nothing of this run stays (its processes, its taps)
             self._reap(machine)
             raise
 
-    def _launch(self, machine: Machine, argv: list[str]) -> None:
+    def _launch(self, machine: Machine, argv: list[str], kernel: str) -> None:
         # a umid folder left by a killed UML makes the next boot refuse the umid
         remove_tree(command.uml_dir(machine))
         command.uml_dir(machine).mkdir(mode=0o700)
@@ -182,7 +225,7 @@ class UmlDriver(Driver):
         forked = ProcessRecord.of(proc.pid)
         if forked is not None:
             record = ProcessRecord(proc.pid, forked.start_time, command.exec_cmdline(argv))
-            write_private(machine.dir / "run.json", json.dumps({"uml": record.to_dict(), "pgid": proc.pid}))
+            write_private(machine.dir / "run.json", json.dumps({"uml": record.to_dict(), "pgid": proc.pid, "kernel": kernel}))
         pidfile, socket = command.pid_file(machine), command.mconsole_socket(machine)
         deadline = time.monotonic() + BOOT_TIMEOUT
         while True:
@@ -203,7 +246,7 @@ class UmlDriver(Driver):
         record = ProcessRecord.of(proc.pid)
         if record is None or record.cmdline != command.exec_cmdline(argv):
             raise CreatureError(f"linux.uml of {machine.name!r} exited right after starting: {self._console_tail(machine)}")
-        write_private(machine.dir / "run.json", json.dumps({"uml": record.to_dict(), "pgid": proc.pid}))
+        write_private(machine.dir / "run.json", json.dumps({"uml": record.to_dict(), "pgid": proc.pid, "kernel": kernel}))
 
     def _wait_gone(self, machine: Machine, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -216,7 +259,7 @@ class UmlDriver(Driver):
             time.sleep(0.02)
 
     def _kill_group(self, pgid: int, record: ProcessRecord | None) -> None:
-        members = _group_members(pgid, record.cmdline) if record is not None else []
+        members = _group_members(pgid, record) if record is not None else []
         if (record is not None and record.alive()) or members:
             # the group cannot be another's while our members are in it; check=False: it may empty meanwhile
             run(command.kill_argv(pgid, members), check=False, timeout=10)
@@ -305,7 +348,11 @@ class UmlDriver(Driver):
             tmpdir, rejected = exec_tmpdir()
             if tmpdir is None:
                 raise CreatureError(f"no folder for UML's memory file allows executable mappings: {'; '.join(rejected)}")
-            argv = self._boot_argv(machine, tmpdir, build=False)
+            kernel, judged, tried = self._kernel()
+            # a plan names a kernel even where none works here: the first candidate, else linux.uml on PATH
+            if kernel is None:
+                kernel, judged = tried[0] if tried else (kernels.Kernel(Path("linux.uml"), "PATH"), None)
+            argv = self._boot_argv(machine, kernel, judged.release if judged else "", tmpdir, build=False)
             return [*taps_plan(self.home, machine, "create"), argv]
         if action == "destroy":
             return []

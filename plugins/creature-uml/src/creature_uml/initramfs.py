@@ -1,6 +1,9 @@
-"""The initramfs UML boots non-busybox guests with: creature.guest_initramfs's /init, nothing added.
+"""The initramfs UML boots non-busybox guests with: creature.guest_initramfs's /init plus the kernel's modules.
 
-UML's disk (ubd) and ext4 are built into linux.uml, so unlike QEMU's there are no modules to load. Busybox
+UML's disk (ubd) and ext4 are built into linux.uml, so unlike QEMU's there are no modules to load before
+the root is mounted. The guest's own /lib/modules belongs to some other kernel: when the command line
+says creature.modules=DEVICE, /init mounts that read-only disk (creature_uml.modules, the booted
+kernel's module trees) there, so modprobe in the guest finds modules that match `uname -r`. Busybox
 guests boot without it: their rcS reads creature.dhcp= and creature.hostname= itself.
 """
 
@@ -12,7 +15,25 @@ from pathlib import Path
 from creature.guest_initramfs import archive, base_entries, host_busybox, init_script
 from creature.home import shared_cache, write_atomic
 
-INIT = init_script("/dev/ubda")
+MODULES_WORD = """\
+    creature.modules=*) modules="${word#creature.modules=}";;
+"""
+MODULES = """\
+# the booted kernel's modules: a read-only disk the driver attaches (creature_uml.modules)
+if [ -n "$modules" ]; then
+  for i in $(seq 100); do [ -b "$modules" ] && break; sleep 0.05; done
+  release="$(uname -r)"
+  if { [ -d /newroot/lib/modules ] || mkdir -p /newroot/lib/modules; } \\
+      && mount -t ext4 -o ro "$modules" /newroot/lib/modules && [ -d "/newroot/lib/modules/$release" ]; then
+    echo "creature-initramfs: modules of $release mounted from $modules"
+  else
+    echo "creature-initramfs: no modules of $release on $modules"
+  fi
+fi
+"""
+MODULES_LINE = "creature-initramfs: modules of {release} mounted from {device}"
+
+INIT = init_script("/dev/ubda", prelude="modules=\n", words=MODULES_WORD, before_handover=MODULES)
 
 
 def cached_initramfs(build: bool = True) -> Path:

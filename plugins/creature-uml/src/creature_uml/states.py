@@ -27,3 +27,11 @@ def states(machines) -> dict[str, State]:
         record, _ = run_info(m)
         out[m.name] = State.RUNNING if record is not None and record.alive() else State.STOPPED
     return out
+
+
+def run_kernel(machine) -> str | None:
+    """The kernel the last start booted (path, release, origin), from run.json."""
+    try:
+        return json.loads((machine.dir / "run.json").read_text()).get("kernel")
+    except (OSError, ValueError, AttributeError):
+        return None
