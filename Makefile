@@ -31,10 +31,10 @@ apt:
 $(STAMP): pyproject.toml core/pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(PY) -m venv $(VENV)
 	mkdir -p $(WHEELS)
-	$(PIP) install -q --find-links $(WHEELS) --upgrade pip setuptools wheel
+	$(PIP) install -qq --find-links $(WHEELS) --upgrade pip setuptools wheel
 	@# the one compiled dependency (against libvirt-dev) is built once and kept, keyed by its version
-	$(PIP) wheel -q --find-links $(WHEELS) -w $(WHEELS) libvirt-python
-	$(PIP) install -q --find-links $(WHEELS) -e ./core $(addprefix -e ./,$(PLUGINS)) pytest ruff
+	$(PIP) wheel -qq --find-links $(WHEELS) -w $(WHEELS) libvirt-python
+	$(PIP) install -qq --find-links $(WHEELS) -e ./core $(addprefix -e ./,$(PLUGINS)) pytest ruff
 	@# editable sources get no .pyc from pip, and PYTHONDONTWRITEBYTECODE environments never write one: compile once
 	$(VENV)/bin/python -m compileall -q core/src $(addsuffix /src,$(PLUGINS)) >/dev/null
 	touch $@

@@ -2,51 +2,60 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
 from creature.errors import InputError
-from creature.registry import DriverRegistry, Registered  # noqa: F401 (re-exported)
+from creature.records import MachineData
 
 if TYPE_CHECKING:
     from creature.home import Home
     from creature.host import HostFacts
-    from creature.model import Address, Machine, State, Template
+    from creature.records import Address, Machine, State, Template
 
 
-class Capabilities(BaseModel):
-    """What a driver can do; the core checks these before calling, the docs' support matrix shows them."""
+@dataclass(frozen=True, kw_only=True)
+class Capabilities:
+    """What a driver can do; the core checks these before calling, the docs' support matrix shows them.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    console, exec and remote each name the Driver method behind them (remote: reach(), for machines on other
+    hosts); the conformance kit checks that a driver implements exactly the methods it declares.
+    """
 
     console: bool = False
     exec: bool = False
-    pause: bool = False
-    snapshot: bool = False
+    remote: bool = False
     autostart: bool = True
     cow_clone: bool = False
     graceful_stop: bool = True
     networks: bool = False
     vm: bool = False
+    uses_macs: bool = True  # False: guests share the host's network stack (VServer), there is no NIC to give a MAC
+
+    def to_dict(self) -> dict[str, bool]:
+        return asdict(self)
 
 
-class Check(BaseModel):
+# capability -> the Driver method behind it (the conformance kit checks each driver against this)
+METHODS = {"console": "console", "exec": "exec", "remote": "reach"}
+
+
+@dataclass(frozen=True)
+class Check:
     """One probe or host check, with the exact reason for its outcome."""
-
-    model_config = ConfigDict(defer_build=True)
 
     name: str
     ok: bool
     reason: str
 
+    def to_dict(self) -> dict:
+        return asdict(self)
 
-class Probe(BaseModel):
+
+@dataclass(frozen=True)
+class Probe:
     """Whether a driver is usable on this host, and every check that says why."""
-
-    model_config = ConfigDict(defer_build=True)
 
     driver: str
     usable: bool
@@ -80,6 +89,8 @@ class Driver:
     mac_max4: ClassVar[int] = 0xFF
     capabilities: ClassVar[Capabilities] = Capabilities()
     description: ClassVar[str] = ""
+    # the keys create() returns (a creature.records.MachineData subclass): the conformance kit checks them
+    data_model: ClassVar[type] = MachineData
 
     def __init__(self, home: Home):
         self.home = home
@@ -120,6 +131,19 @@ class Driver:
     def addresses(self, machine: Machine) -> list[Address]:
         """Addresses the driver itself knows (lease files and the neighbour table come from the core)."""
         return []
+
+    def reach(self) -> None:
+        """(capability remote) Raise CreatureError unless the host this driver's home points at answers now."""
+        raise NotImplementedError
+
+    def plug_nics(self, machine: Machine) -> None:
+        """Plug the machine's NICs into their networks' bridges before start (taps for VMs); the networks are up.
+
+        Hypervisors that plug NICs themselves from their configuration (LXC veths, libvirt interfaces) need nothing.
+        """
+
+    def unplug_nics(self, machine: Machine) -> None:
+        """Undo plug_nics after the machine stopped (or failed to start); missing devices are fine."""
 
     def details(self, machine: Machine) -> dict[str, str]:
         """What `show` adds for this hypervisor (the kernel a machine boots, say); shown as given."""

@@ -14,10 +14,9 @@ import json
 from pathlib import Path
 
 from creature.errors import CreatureError
-from creature.state import State, check_state
+from creature.state import ADDRESSED, State, check_state
 
 COLUMNS = ["name", "driver", "state", "autostart", "template", "cpus", "memory", "macs", "ips"]
-ADDRESSED = (State.RUNNING, State.PAUSED)  # states in which a machine has addresses to look up
 
 
 class Row:
@@ -28,7 +27,7 @@ class Row:
     def __init__(self, name: str, driver: str, spec: str, data: str, directory: str):
         self.name = name
         self.spec = json.loads(spec)
-        self.driver = self.spec.get("driver") or driver  # the spec's, as creature.model.Machine has it
+        self.driver = self.spec.get("driver") or driver  # the spec's, as creature.records.Machine has it
         self.data = json.loads(data)
         self.dir = Path(directory)
 
@@ -41,7 +40,7 @@ class Row:
 
 
 def info_row(info) -> dict:
-    """The row `list` prints for a creature.model.MachineInfo."""
+    """The row `list` prints for a creature.records.MachineInfo."""
     return {c: getattr(info, c) for c in COLUMNS} | {"state": info.state.value}
 
 

@@ -6,8 +6,7 @@ import threading
 import xml.etree.ElementTree as ET
 
 import pytest
-from creature.hookspecs import hookimpl
-from creature.procs import run, which
+from creature.sdk import hookimpl, run, which
 from creature.testing import require_usable, wait_until
 
 
@@ -69,7 +68,7 @@ def test_lifecycle_events_reach_plugins(lv):
     api.plugins.pm.register(Recorder())
     api.create({"name": "ev1", "driver": "libvirt-lxc", "template": "bb"})
     driver = api.driver("libvirt-lxc")
-    driver.forward_events(api.plugins.hook)
+    driver.forward_events(api)
     seen.clear()
     # started and killed behind creature's back: only libvirt's events can tell the plugins
     run([which("virsh"), "-c", driver.uri, "start", "ev1"])

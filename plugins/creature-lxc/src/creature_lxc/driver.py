@@ -8,15 +8,28 @@ import subprocess
 import time
 from pathlib import Path
 
-from creature import netns
-from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
-from creature.errors import CommandFailed, CreatureError
-from creature.guest import adjust
-from creature.home import write_private
-from creature.host import HostFacts
-from creature.model import Machine, State, Template
-from creature.network import bridge_for, guest_nics
-from creature.procs import ProcessRecord, run, which
+from creature.sdk import (
+    Capabilities,
+    Check,
+    CommandFailed,
+    CreatureError,
+    Driver,
+    HostFacts,
+    Machine,
+    MachineData,
+    Probe,
+    ProcessRecord,
+    State,
+    StopResult,
+    Template,
+    bridge_for,
+    guest_nics,
+    netns_argv,
+    run,
+    which,
+    write_private,
+)
+from creature.sdk import adjust_guest as adjust
 
 from creature_lxc import states
 
@@ -68,12 +81,19 @@ def _config(machine: Machine, template: Template, rootfs: str, host: HostFacts) 
     return "\n".join(lines) + "\n"
 
 
+class LxcData(MachineData, total=False):
+    """LXC containers: only how the rootfs was cloned (overlayfs or copy)."""
+
+    pass  # the core's keys (clone) are all it keeps
+
+
 class LxcDriver(Driver):
     """LXC system containers through the lxc-* tools, each under the creature home's lxcpath."""
 
     name = "lxc"
     priority = 50
     mac_prefix = "00:16:3e"
+    data_model = LxcData
     capabilities = Capabilities(console=True, exec=True, cow_clone=True, graceful_stop=True, autostart=True, networks=True)
     description = "LXC system containers (lxc-* tools)"
 
@@ -93,7 +113,7 @@ class LxcDriver(Driver):
         if tool == "lxc-start":
             return []
         monitor = self._monitor(machine)
-        return netns.enter_argv(monitor.pid) if monitor is not None and monitor.alive() else []
+        return netns_argv(monitor.pid) if monitor is not None and monitor.alive() else []
 
     def probe(self, host: HostFacts) -> Probe:
         checks = []

@@ -1,14 +1,13 @@
 """UML machine states for `creature list`: the linux.uml process recorded at start.
 
-Imports neither pydantic nor the driver module (see creature.drivers.DriverRegistry.register).
+Imports neither pydantic nor the driver module (see creature.registry.DriverRegistry.register).
 """
 
 from __future__ import annotations
 
 import json
 
-from creature.procs import ProcessRecord
-from creature.state import State
+from creature.sdk import ProcessRecord, State
 
 
 def run_info(machine) -> tuple[ProcessRecord | None, int | None]:

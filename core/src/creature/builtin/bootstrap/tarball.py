@@ -5,30 +5,39 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from creature.builtin.bootstrap.osinfo import describe
+from creature.builtin.support.progress import progress
 from creature.errors import CreatureError, InputError
-from creature.osinfo import describe
 from creature.procs import run, which
-from creature.progress import progress
 from creature.templates import Bootstrapper
+
+
+class TarballOptions(BaseModel):
+    """The tarball method's one option: the file (--from)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: str | None = Field(default=None, alias="from", description="the root filesystem tarball to import (required)")
+
+    @model_validator(mode="after")
+    def _file(self) -> TarballOptions:
+        if not self.source:
+            raise ValueError("method 'tarball' needs a file: --from FILE")
+        path = Path(self.source).expanduser().absolute()
+        if not path.is_file():
+            raise ValueError(f"tarball {self.source!r} does not exist or is not a file")
+        self.source = str(path)
+        return self
 
 
 class TarballBootstrapper(Bootstrapper):
     """Unpack a rootfs tarball (plain, gzip, xz, zstd or bzip2) as a template, owners and modes kept."""
 
     name = "tarball"
-    description = "import a root filesystem tarball (option: from=FILE)"
-
-    def validate(self, options: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(options) - {"from"})
-        if unknown:
-            raise InputError(f"method 'tarball' does not take {', '.join(unknown)} (it takes from)")
-        source = options.get("from")
-        if not source:
-            raise InputError("method 'tarball' needs a file: --from FILE")
-        path = Path(source).expanduser().absolute()
-        if not path.is_file():
-            raise InputError(f"tarball {str(source)!r} does not exist or is not a file")
-        return {"from": str(path)}
+    description = "import a root filesystem tarball"
+    options_model = TarballOptions
 
     def build(self, rootfs: Path, options: dict[str, Any]) -> dict[str, Any]:
         tar = which("tar")

@@ -1,8 +1,6 @@
-"""Creature networks: managed bridges with a dnsmasq each (or external bridges), NIC MAC/IP reservations, taps.
+"""Creature networks: managed bridges with a dnsmasq each (or external bridges), NIC MAC/IP reservations.
 
-VM drivers (QEMU, UML) wire their NICs with the module-level helpers at the end:
-bridge_for(home, nic), bridge_netns(home, nic), tap_name(machine, index), create_tap(name, bridge),
-remove_tap(name), and tell their guests what to configure with guest_cmdline(home, nics).
+VM drivers wire their NICs with creature.builtin.networks.vmnics (taps, the guest's command-line words).
 """
 
 from __future__ import annotations
@@ -13,41 +11,22 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from creature import macs, netns
-from creature.dnsmasq import Dnsmasq, read_leases
+from creature.builtin.networks import macs, netns
+from creature.builtin.networks.dnsmasq import Dnsmasq, read_leases
+from creature.builtin.networks.links import _ip, check_ifname, links
 from creature.errors import CreatureError, InputError, NotFound
 from creature.home import Home, write_private
 from creature.inventory import Inventory
-from creature.model import Machine, MachineSpec, Network, Nic, check_name
-from creature.procs import run, which
+from creature.names import check_name
+from creature.procs import run
+from creature.records import MachineSpec, Network, Nic
 from creature.templates import remove_tree
-
-IFNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
-
-
-def _ip() -> str:
-    ip = which("ip")
-    if ip is None:
-        raise CreatureError("ip is not installed (Debian package iproute2)")
-    return ip
-
-
-def links(prefix: list[str] | None = None) -> dict[str, str]:
-    """Interfaces of the (current, or prefix's) network namespace: name -> kind ("bridge", "veth", "" for plain)."""
-    out = run([*(prefix or []), _ip(), "-j", "-d", "link", "show"]).stdout
-    return {link["ifname"]: link.get("linkinfo", {}).get("info_kind", "") for link in json.loads(out or "[]")}
 
 
 def _addresses(prefix: list[str] | None = None) -> list[tuple[str, ipaddress.IPv4Interface]]:
     out = run([*(prefix or []), _ip(), "-j", "-4", "addr", "show"]).stdout
     return [(link["ifname"], ipaddress.IPv4Interface(f"{a['local']}/{a['prefixlen']}"))
             for link in json.loads(out or "[]") for a in link.get("addr_info", []) if a.get("family") == "inet"]
-
-
-def check_ifname(value: str, what: str = "bridge") -> str:
-    if not IFNAME_RE.match(value):
-        raise InputError(f"invalid {what} name {value!r}: an interface name has 1-15 letters, digits, '-', '_' or '.'")
-    return value
 
 
 def _hosts(net: ipaddress.IPv4Network) -> tuple[int, int]:
@@ -177,7 +156,7 @@ class Networks:
                     what = "does not exist" if network.bridge not in present else f"is not a bridge ({present[network.bridge] or 'plain'} interface)"
                     raise InputError(f"external bridge {network.bridge} {what}")
                 folder.mkdir(mode=0o700, exist_ok=True)
-                write_private(folder / "network.json", network.model_dump_json(indent=2))
+                write_private(folder / "network.json", json.dumps(network.to_dict(), indent=2))
                 self.inventory.add_network(network)
                 return network
             if network.bridge in present:
@@ -191,7 +170,7 @@ class Networks:
             folder.mkdir(mode=0o700)
             try:
                 # a mirror of the row, for `doctor --rebuild` of a damaged inventory
-                write_private(folder / "network.json", network.model_dump_json(indent=2))
+                write_private(folder / "network.json", json.dumps(network.to_dict(), indent=2))
                 self._up(network)
                 self.inventory.add_network(network)
             except BaseException:
@@ -298,7 +277,7 @@ class Networks:
                 mac = macs.allocate(mac_prefix, lambda m: self.inventory.mac_in_use(m) is not None, taken, mac_max4)
             ip = self._reserve(network, mac, nic.ip, {n.ip for n in nics if n.network == network.name and n.ip})
             nics.append(Nic(network=network.name, mac=mac, ip=ip))
-        return spec.model_copy(update={"nics": nics})
+        return spec.replace(nics=tuple(nics))
 
     def _reserve(self, network: Network, mac: str, wanted: str | None, taken: set[str]) -> str | None:
         if network.external:
@@ -330,147 +309,3 @@ class Networks:
             if h != gateway and ip not in busy:
                 return ip
         raise CreatureError(f"network {network.name!r} has no free address left in {subnet}")
-
-    # NICs around a machine's start and stop
-    def attach(self, machine: Machine, plugins) -> None:
-        """Bring up the networks of the machine's NICs, then let plugins attach each NIC (before start)."""
-        for nic in machine.spec.nics:
-            network = self.up(nic.network)
-            plugins.call("creature_network_attach", machine=machine, nic=nic, network=network)
-
-    def detach(self, machine: Machine, plugins) -> None:
-        """Let plugins detach each NIC (after stop); the networks stay up for other machines."""
-        for nic in machine.spec.nics:
-            network = self.inventory.network(nic.network)
-            if network is not None:
-                plugins.call("creature_network_detach", machine=machine, nic=nic, network=network)
-
-
-def guest_nics(home: Home, nics: list[Nic]) -> list[Nic]:
-    """The NICs as the guest should configure them: DHCP wherever creature's dnsmasq serves the reservation.
-
-    Only a NIC with an address on a --no-dhcp network keeps it (as a CIDR), for a static guest configuration.
-    """
-    inventory = Inventory(home.inventory)
-    try:
-        found = []
-        for nic in nics:
-            network = inventory.network(nic.network) if nic.network else None
-            if nic.ip and network is not None and not network.dhcp and network.subnet:
-                found.append(nic.model_copy(update={"ip": f"{nic.ip}/{ipaddress.ip_network(network.subnet).prefixlen}"}))
-            else:
-                found.append(nic.model_copy(update={"ip": None}))
-        return found
-    finally:
-        inventory.close()
-
-
-# helpers for VM drivers (tap devices on a creature bridge)
-def guest_cmdline(home: Home, nics: list[Nic]) -> list[str]:
-    """Kernel command-line words telling a VM guest how to configure its NICs (busybox rcS reads them).
-
-    A VM's copy-on-write disk cannot be adjusted like a container's rootfs, so the guest learns it at boot:
-    `creature.dhcp=eth0,eth1` for DHCP, `creature.ip=eth2:10.79.0.5/24` for a static address.
-    """
-    configured = guest_nics(home, nics)
-    dhcp = [f"eth{i}" for i, nic in enumerate(configured) if nic.ip is None]
-    words = [f"creature.dhcp={','.join(dhcp)}"] if dhcp else []
-    return words + [f"creature.ip=eth{i}:{nic.ip}" for i, nic in enumerate(configured) if nic.ip is not None]
-
-
-def bridge_for(home: Home, nic: Nic) -> str:
-    """The bridge a NIC plugs into (its network's bridge)."""
-    inventory = Inventory(home.inventory)
-    try:
-        network = inventory.network(nic.network) if nic.network else None
-    finally:
-        inventory.close()
-    if network is None:
-        raise NotFound(f"no network named {nic.network!r}")
-    return network.bridge
-
-
-def tap_name(machine: str, index: int) -> str:
-    """A stable interface name (<= 15 chars) for a machine's index-th tap device."""
-    import hashlib
-
-    return f"ct{hashlib.sha1(machine.encode()).hexdigest()[:8]}n{index}"
-
-
-def bridge_netns(home: Home, nic: Nic) -> list[str]:
-    """An argv prefix running a command in the namespace of the NIC's bridge (its dnsmasq's); empty when that is ours.
-
-    A VM driver makes its taps and runs its hypervisor there, so a machine started (or stopped) by a
-    creature outside the network's namespace still plugs into (and unplugs from) the right bridge.
-    """
-    inventory = Inventory(home.inventory)
-    try:
-        network = inventory.network(nic.network) if nic.network else None
-    finally:
-        inventory.close()
-    if network is None or network.external or not network.dhcp:
-        return []  # no daemon pins its namespace: the bridge is taken to be ours
-    record = Dnsmasq(home.networks / network.name).running()
-    return netns.enter_argv(record.pid) if record else []
-
-
-def tap_commands(name: str, bridge: str, prefix: list[str] | None = None) -> list[list[str]]:
-    """The commands create_tap runs (for a driver's --dry-run plan)."""
-    check_ifname(name, "tap")
-    return [[*(prefix or []), _ip(), "tuntap", "add", "dev", name, "mode", "tap"],
-            [*(prefix or []), _ip(), "link", "set", name, "master", bridge, "up"]]
-
-
-def create_tap(name: str, bridge: str, prefix: list[str] | None = None) -> None:
-    """Make a tap device plugged into bridge and up (replacing a stale one of the same name); prefix: see bridge_netns.
-
-    The tap keeps its own random MAC: the guest's MAC goes to the hypervisor (virtio-net mac=, UML eth=...,MAC).
-    """
-    check_ifname(name, "tap")
-    remove_tap(name, prefix)
-    run([*(prefix or []), _ip(), "-batch", "-"], input=f"tuntap add dev {name} mode tap\nlink set {name} master {bridge} up\n", timeout=30)
-
-
-def remove_tap(name: str, prefix: list[str] | None = None) -> None:
-    """Delete a tap device if it exists (in the namespace prefix enters)."""
-    if name in links(prefix):
-        run([*(prefix or []), _ip(), "link", "del", name], timeout=30)
-
-
-def machine_netns(home: Home, machine: Machine) -> list[str]:
-    """The argv prefix a VM's hypervisor runs under: its NICs' bridge namespace (the first NIC's; empty: ours)."""
-    return bridge_netns(home, machine.spec.nics[0]) if machine.spec.nics else []
-
-
-def _machine_taps(home: Home, machine: Machine) -> list[tuple[str, str, list[str]]]:
-    return [(tap_name(machine.name, i), bridge_for(home, nic), bridge_netns(home, nic)) for i, nic in enumerate(machine.spec.nics)]
-
-
-def create_taps(home: Home, machine: Machine) -> None:
-    """A tap per NIC of a VM on its network's bridge, before the hypervisor opens them: all of them, or none."""
-    made = []
-    try:
-        for tap, bridge, prefix in _machine_taps(home, machine):
-            create_tap(tap, bridge, prefix)
-            made.append((tap, prefix))
-    except BaseException:
-        for tap, prefix in made:
-            remove_tap(tap, prefix)
-        raise
-
-
-def remove_taps(home: Home, machine: Machine) -> None:
-    """Delete a VM's taps (after its hypervisor is gone); missing ones, or a vanished network, are fine."""
-    for i, nic in enumerate(machine.spec.nics):
-        try:
-            prefix = bridge_netns(home, nic)
-        except CreatureError:
-            prefix = []
-        remove_tap(tap_name(machine.name, i), prefix)
-
-
-def taps_plan(home: Home, machine: Machine, action: str) -> list[list[str]]:
-    """The commands create_taps ("create") or remove_taps ("remove") runs, for a VM driver's --dry-run."""
-    if action == "create":
-        return [argv for tap, bridge, prefix in _machine_taps(home, machine) for argv in tap_commands(tap, bridge, prefix)]
-    return [[*bridge_netns(home, nic), _ip(), "link", "del", tap_name(machine.name, i)] for i, nic in enumerate(machine.spec.nics)]

@@ -6,11 +6,11 @@ import ipaddress
 import json
 from functools import cached_property
 
-from creature import netns
-from creature.dnsmasq import Lease, read_leases
-from creature.model import Address, Machine
-from creature.network import Networks, _ip
+from creature.builtin.networks import netns
+from creature.builtin.networks.dnsmasq import Lease, read_leases
+from creature.builtin.networks.networks import Networks, _ip
 from creature.procs import run
+from creature.records import Address, Machine
 
 # neighbour entries in these states do not say the address answers (or ever did)
 _STALE = {"FAILED", "INCOMPLETE", "NOARP"}

@@ -13,16 +13,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-from creature.errors import CreatureError, InputError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from creature.builtin.bootstrap.apt import DEFAULT_MIRROR, host_mirror  # noqa: F401 (DEFAULT_MIRROR re-exported)
+from creature.builtin.bootstrap.osinfo import describe
+from creature.builtin.support.progress import progress
+from creature.errors import CreatureError
 from creature.home import file_lock, shared_cache
-from creature.osinfo import describe
 from creature.procs import run, which
-from creature.progress import progress
 from creature.templates import Bootstrapper, remove_tree
 
 SCRIPTS = Path("/usr/share/debootstrap/scripts")
 VARIANTS = ("minbase", "buildd", "fakechroot", "default")
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # what a guest needs to boot on its own and take a DHCP lease; minbase has none of it
 BOOT_PACKAGES = ("ifupdown", "isc-dhcp-client", "procps", "iproute2")
 # sysvinit by default: systemd as a container's init wants a cgroup2 it can own, and these hosts
@@ -31,50 +33,7 @@ DEFAULT_INIT = "sysvinit-core"
 INIT_PACKAGES = ("sysvinit-core", "systemd-sysv", "runit-init", "openrc")
 PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 ARCH_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-OPTIONS = ("suite", "variant", "include", "mirror", "arch")
 TIMEOUT = 3600
-
-
-def _sources(apt: Path) -> list[tuple[list[str], list[str]]]:
-    """(URIs, suites) of every enabled `deb` entry in apt's sources (apt: the /etc/apt folder), in file order."""
-    entries = []
-    listing = apt / "sources.list"
-    folder = apt / "sources.list.d"
-    files = [listing] if listing.is_file() else []
-    files += sorted(folder.glob("*.list")) + sorted(folder.glob("*.sources")) if folder.is_dir() else []
-    for path in files:
-        try:
-            text = path.read_text(errors="replace")
-        except OSError:
-            continue
-        if path.suffix == ".sources":
-            for paragraph in re.split(r"\n\s*\n", text):
-                fields: dict[str, str] = {}
-                for line in paragraph.splitlines():
-                    if line.startswith("#") or ":" not in line or line[:1].isspace():
-                        continue
-                    key, _, value = line.partition(":")
-                    fields[key.strip().lower()] = value.strip()
-                if "deb" in fields.get("types", "").split() and fields.get("enabled", "yes").lower() != "no":
-                    entries.append((fields.get("uris", "").split(), fields.get("suites", "").split()))
-        else:
-            for line in text.splitlines():
-                words = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()
-                if len(words) >= 3 and words[0] == "deb":
-                    entries.append(([words[1]], [words[2]]))
-    return [(uris, suites) for uris, suites in entries if uris]
-
-
-def host_mirror(suite: str, apt: Path = Path("/etc/apt")) -> str:
-    """The mirror apt on this host uses: one that carries suite, else its main (non-security) archive."""
-    entries = _sources(apt)
-    for uris, suites in entries:
-        if suite in suites:
-            return uris[0]
-    for uris, suites in entries:
-        if not any(s.endswith(("-security", "/updates")) for s in suites):
-            return uris[0]
-    return DEFAULT_MIRROR
 
 
 def packages(include: list[str]) -> list[str]:
@@ -99,40 +58,58 @@ def _tar(*args: str, on_line=None) -> None:
     run([tar, "--numeric-owner", "--xattrs", "--xattrs-include=*", *args], timeout=TIMEOUT, on_line=on_line)
 
 
+class DebootstrapOptions(BaseModel):
+    """debootstrap's options: a suite it has a script for, a variant, extra packages, the mirror, the architecture."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite: str | None = Field(default=None, description="Debian suite, like bookworm (required)")
+    variant: str = Field(default="minbase", description="debootstrap variant (minbase, buildd, fakechroot, default)")
+    include: list[str] = Field(default_factory=list, description="extra packages, PKG,... (an init package replaces sysvinit-core)")
+    mirror: str | None = Field(default=None, description="mirror URL (default: the one apt on this host uses)")
+    arch: str | None = Field(default=None, description="architecture (default: the host's)")
+
+    @field_validator("include", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> list[str]:
+        items = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else list(value or [])
+        bad = [p for p in items if not isinstance(p, str) or not PACKAGE_RE.match(p)]
+        if bad:
+            raise ValueError(f"invalid package name {bad[0]!r} in --include")
+        return sorted(set(items))
+
+    @field_validator("variant")
+    @classmethod
+    def _variant(cls, value: str) -> str:
+        if value not in VARIANTS:
+            raise ValueError(f"unknown variant {value!r} (known: {', '.join(VARIANTS)})")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> DebootstrapOptions:
+        if not self.suite:
+            raise ValueError("method 'debootstrap' needs a suite: --suite bookworm")
+        if not SCRIPTS.is_dir():
+            raise ValueError("debootstrap is not installed (Debian package debootstrap)")
+        if "/" in self.suite or not (SCRIPTS / self.suite).is_file():
+            raise ValueError(f"unknown suite {self.suite!r}: debootstrap has no script for it (see {SCRIPTS})")
+        mirror = self.mirror or host_mirror(self.suite)
+        if not re.match(r"^(https?|file)://\S+$", mirror):
+            raise ValueError(f"invalid mirror {mirror!r}: give an http://, https:// or file:// URL")
+        self.mirror = mirror.rstrip("/")
+        arch = self.arch or run(["dpkg", "--print-architecture"]).stdout.strip()
+        if not ARCH_RE.match(arch):
+            raise ValueError(f"invalid architecture {arch!r}")
+        self.arch = arch
+        return self
+
+
 class DebootstrapBootstrapper(Bootstrapper):
     """Debian (or a derivative) from a mirror with debootstrap, bootable as a container or VM guest."""
 
     name = "debootstrap"
-    description = "debootstrap a Debian suite (options: suite, variant, include, mirror, arch); cached by key"
-
-    def validate(self, options: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise InputError(f"method 'debootstrap' does not take {', '.join(unknown)} (it takes {', '.join(OPTIONS)})")
-        suite = options.get("suite")
-        if not suite:
-            raise InputError("method 'debootstrap' needs a suite: --suite bookworm")
-        if not SCRIPTS.is_dir():
-            raise CreatureError("debootstrap is not installed (Debian package debootstrap)")
-        if "/" in suite or not (SCRIPTS / suite).is_file():
-            raise InputError(f"unknown suite {suite!r}: debootstrap has no script for it (see {SCRIPTS})")
-        variant = options.get("variant") or "minbase"
-        if variant not in VARIANTS:
-            raise InputError(f"unknown variant {variant!r} (known: {', '.join(VARIANTS)})")
-        include = options.get("include") or []
-        if isinstance(include, str):
-            include = [p.strip() for p in include.split(",") if p.strip()]
-        bad = [p for p in include if not isinstance(p, str) or not PACKAGE_RE.match(p)]
-        if bad:
-            raise InputError(f"invalid package name {bad[0]!r} in --include")
-        mirror = options.get("mirror") or host_mirror(suite)
-        if not re.match(r"^(https?|file)://\S+$", mirror):
-            raise InputError(f"invalid mirror {mirror!r}: give an http://, https:// or file:// URL")
-        arch = options.get("arch") or run(["dpkg", "--print-architecture"]).stdout.strip()
-        if not ARCH_RE.match(arch):
-            raise InputError(f"invalid architecture {arch!r}")
-        return {"suite": suite, "variant": variant, "include": sorted(set(include)), "mirror": mirror.rstrip("/"),
-                "arch": arch}
+    description = "debootstrap a Debian suite; cached by suite, variant, architecture and packages"
+    options_model = DebootstrapOptions
 
     def _argv(self, options: dict[str, Any], pkgs: list[str], *extra: str) -> list[str]:
         debootstrap = which("debootstrap")

@@ -98,8 +98,8 @@ def render(init: str, home: Path, timeout: float) -> str:
 
 
 def target(init: str, root: Path) -> Path:
-    """Where the service goes below root: /etc/systemd/system/creature.service or /etc/init.d/creature."""
-    rel = "etc/systemd/system/creature.service" if init == "systemd" else "etc/init.d/creature"
+    """Where the service goes below root: /etc/systemd/system/creature.builtin.autostart.service or /etc/init.d/creature."""
+    rel = "etc/systemd/system/creature.builtin.autostart.service" if init == "systemd" else "etc/init.d/creature"
     return root / rel
 
 

@@ -9,10 +9,28 @@ from itertools import groupby
 from typing import TYPE_CHECKING
 
 from creature.errors import CreatureError
-from creature.model import Machine, State
+from creature.records import Machine, MachineInfo, MachineSpec
+from creature.state import State
 
 if TYPE_CHECKING:
     from creature.api import Creature
+
+def set_autostart(api: Creature, name: str, on: bool, order: int | None = None, delay: float | None = None) -> MachineInfo:
+    """Mark a machine to start (or not) at `host up`, with its order and the delay after it starts."""
+    from creature.drivers import require
+
+    machine = api.machine(name)
+    if on:
+        require(api.driver(machine.driver), "autostart", "autostart")
+    update = {"autostart": on} | ({"autostart_order": order} if order is not None else {}) | (
+        {"autostart_delay": delay} if delay is not None else {})
+    with api.home.lock("machine", name):
+        machine = api.machine(name)
+        spec = machine.spec = MachineSpec.parse(machine.spec.to_dict() | update)  # operator input: validated
+        api.inventory.update_machine(machine)
+    api.inventory.add_event(name, "autostart", f"{'on' if on else 'off'} order={spec.autostart_order} delay={spec.autostart_delay:g}")
+    return api.info(name)
+
 
 # host_state key: the machines that were running when host down began.
 RUNNING_AT_DOWN = "host-down.running"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from creature.errors import CreatureError
 from creature.home import write_private
-from creature.model import Network
 from creature.procs import ProcessRecord, run, which
+from creature.records import Network
 
 LEASE_SECONDS = 3600
 

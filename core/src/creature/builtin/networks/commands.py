@@ -1,12 +1,8 @@
-"""The `creature network` commands, `wait-ip`, and the NIC options of `create`: thin click over creature.network."""
+"""The `creature network` commands, `wait-ip`, and the NIC options of `create`: thin click over creature.builtin.networks.networks."""
 
 from __future__ import annotations
 
-import functools
-
 import click
-
-from creature.errors import InputError
 
 FORMAT = click.Choice(["table", "json", "csv"])
 
@@ -15,30 +11,6 @@ def _api(ctx: click.Context):
     from creature.cli import api
 
     return api(ctx)
-
-
-def nics_from(networks: tuple[str, ...], macs: tuple[str, ...], ips: tuple[str, ...]) -> list[dict] | None:
-    """NIC dicts from repeated --network/--mac/--ip: the n-th --mac and --ip belong to the n-th --network."""
-    if not networks:
-        if macs or ips:
-            raise InputError("--mac and --ip belong to a NIC: give --network NAME first")
-        return None
-    for flag, values in (("--mac", macs), ("--ip", ips)):
-        if len(values) > len(networks):
-            raise InputError(f"{len(values)} {flag} for {len(networks)} --network: the n-th {flag} goes with the n-th --network")
-    return [{"network": n, "mac": macs[i] if i < len(macs) else None, "ip": ips[i] if i < len(ips) else None}
-            for i, n in enumerate(networks)]
-
-
-def nic_options(f):
-    """Add --network/--mac/--ip to a command; it receives them as one `nics` argument (None when not given)."""
-    @functools.wraps(f)
-    def wrapper(*args, network, mac, ip, **kwargs):
-        return f(*args, nics=nics_from(network, mac, ip), **kwargs)
-
-    wrapper = click.option("--ip", multiple=True, metavar="IP", help="Reserve this address for the NIC (repeatable, in --network order).")(wrapper)
-    wrapper = click.option("--mac", multiple=True, metavar="MAC", help="Use this MAC for the NIC (repeatable, in --network order).")(wrapper)
-    return click.option("--network", multiple=True, metavar="NAME", help="Add a NIC on this creature network (repeatable).")(wrapper)
 
 
 @click.group("network")
@@ -129,7 +101,7 @@ def wait_ip(ctx, name, timeout, ipv6, fmt):
 
     found = _api(ctx).wait_ip(name, timeout=timeout, ipv6=ipv6)
     if fmt == "json":
-        click.echo(json.dumps([a.model_dump() for a in found], indent=2))
+        click.echo(json.dumps([a.to_dict() for a in found], indent=2))
     else:
         for a in found:
             click.echo(f"{a.ip}\t{a.mac or '-'}\t{a.source}")

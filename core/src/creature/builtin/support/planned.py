@@ -20,7 +20,7 @@ from creature.procs import run, which
 from creature.state import State
 
 if TYPE_CHECKING:
-    from creature.model import Machine
+    from creature.records import Machine
 
 
 def tool(program: str) -> str:

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Callable
 
 from creature.errors import CreatureError, InputError
-from creature.model import MAC_RE
+from creature.names import MAC_RE
 
 
 def check_prefix(prefix: str) -> str:

@@ -8,8 +8,8 @@ FORMAT = click.Choice(["table", "json", "csv"])
 
 
 def _hosts(ctx: click.Context):
+    from creature.builtin.remote.hosts import Hosts
     from creature.home import Home
-    from creature.remote import Hosts
 
     return Hosts(Home(ctx.find_root().obj.get("home")))
 

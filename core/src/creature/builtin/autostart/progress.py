@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from creature.autostart import Progress
+from creature.builtin.autostart.autostart import Progress
 
 
 class TerminalProgress(Progress):
