@@ -16,7 +16,41 @@ def populated(creature_cli, busybox, tmp_path):
     (tmp_path / "unknown.toml").write_text('name = "x"\ndriver = "lxc"\ntemplate = "bb"\ncolour = "blue"\n')
     (tmp_path / "badmem.toml").write_text('name = "x"\ndriver = "lxc"\ntemplate = "bb"\nmemory = "lots"\n')
     (tmp_path / "noname.toml").write_text('driver = "lxc"\ntemplate = "bb"\n')
+    (tmp_path / "ci-broken.yaml").write_text("#cloud-config\nruncmd: [unclosed\n")
+    (tmp_path / "ci-plain.txt").write_text("packages: [htop]\n")
+    (tmp_path / "ci-list.yaml").write_text("#cloud-config\n- one\n- two\n")
+    (tmp_path / "ci-mime.txt").write_text("Content-Type: text/plain\n\nhello\n")
+    (tmp_path / "ci-ok.yaml").write_text("#cloud-config\n")
+    (tmp_path / "net.yaml").write_text("ethernets: {eth0: {dhcp4: true}}\n")
+    (tmp_path / "k.pub").write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBadInputKey me@host\n")
+    _bad_tarballs(tmp_path)
     return tmp_path
+
+
+def _bad_tarballs(folder) -> None:
+    """Archives the tarball method must refuse before it writes anything."""
+    import io
+    import tarfile
+
+    def entry(name, kind=tarfile.REGTYPE, link=""):
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname = kind, link
+        info.size = 1 if kind == tarfile.REGTYPE else 0
+        return info
+
+    archives = {
+        "dotdot": [entry("etc", tarfile.DIRTYPE), entry("../outside")],
+        "absolute": [entry("etc", tarfile.DIRTYPE), entry("/etc/passwd")],
+        "device": [entry("etc", tarfile.DIRTYPE), entry("etc/sda", tarfile.BLKTYPE)],
+        "symlink": [entry("etc", tarfile.DIRTYPE), entry("up", tarfile.SYMTYPE, "/"), entry("up/root/x")],
+        "hardlink": [entry("etc", tarfile.DIRTYPE), entry("etc/shadow", tarfile.LNKTYPE, "../../etc/shadow")],
+        "no-etc": [entry("usr", tarfile.DIRTYPE)],
+    }
+    for name, members in archives.items():
+        with tarfile.open(folder / f"{name}.tar", "w:gz") as tar:
+            for member in members:
+                tar.addfile(member, io.BytesIO(b"x") if member.isreg() else None)
+    (folder / "not-a.tar").write_text("this is not an archive\n")
 
 
 CREATE = ["create", "--driver", "lxc", "--template", "bb"]
@@ -71,6 +105,35 @@ CASES = {
     "remove unknown template": (["template", "rm", "nosuch"], "no template named"),
     "remove template in use": (["template", "rm", "bb"], "used by web"),
     "unknown command": (["frobnicate"], "frobnicate"),
+    "cloud-init that is not YAML": (CREATE + ["x", "--cloud-init", "{tmp}/ci-broken.yaml"], "is not valid YAML"),
+    "cloud-init without a header": (CREATE + ["x", "--cloud-init", "{tmp}/ci-plain.txt"], "is not cloud-init user-data"),
+    "cloud-config that is a list": (CREATE + ["x", "--cloud-init", "{tmp}/ci-list.yaml"], "must be a YAML mapping"),
+    "cloud-init MIME not multipart": (CREATE + ["x", "--cloud-init", "{tmp}/ci-mime.txt"], "is MIME but not multipart"),
+    "missing cloud-init file": (CREATE + ["x", "--cloud-init", "{tmp}/nosuch.yaml"], "does not exist"),
+    "network-config without version": (CREATE + ["x", "--cloud-init", "{tmp}/ci-ok.yaml", "--cloud-init-network-config",
+                                                 "{tmp}/net.yaml"], "needs `version: 1` or `version: 2`"),
+    "cloud-init for a driver that drops it": (["create", "x", "--driver", "xen", "--template", "bb", "--cloud-init",
+                                               "{tmp}/ci-ok.yaml"], "cannot hand cloud-init data"),
+    "ssh key for a driver that drops it": (["create", "x", "--driver", "vbox", "--template", "bb", "--ssh-key", "{tmp}/k.pub"],
+                                           "cannot put --ssh-key or --root-password"),
+    "root password for a driver that drops it": (["create", "x", "--driver", "xen", "--template", "bb", "--root-password", "pw"],
+                                                 "cannot put --ssh-key or --root-password"),
+    "tarball that is not one": (["template", "build", "t4", "--method", "tarball", "--from", "{tmp}/not-a.tar"],
+                                "is not a readable tar archive"),
+    "tarball climbing out with ..": (["template", "build", "t4", "--method", "tarball", "--from", "{tmp}/dotdot.tar"],
+                                     "climbs out with '..'"),
+    "tarball with an absolute path": (["template", "build", "t4", "--method", "tarball", "--from", "{tmp}/absolute.tar"],
+                                      "absolute path"),
+    "tarball with a device outside /dev": (["template", "build", "t4", "--method", "tarball", "--from", "{tmp}/device.tar"],
+                                           "device node outside /dev"),
+    "tarball writing through its symlink": (["template", "build", "t4", "--method", "tarball", "--from", "{tmp}/symlink.tar"],
+                                            "below the symbolic link 'up'"),
+    "tarball hard link out of the tree": (["template", "build", "t4", "--method", "tarball", "--from", "{tmp}/hardlink.tar"],
+                                          "outside the archive"),
+    "tarball without /etc": (["template", "build", "t4", "--method", "tarball", "--from", "{tmp}/no-etc.tar"],
+                             "not a root filesystem"),
+    "ssh unknown machine": (["ssh", "nosuch"], "no machine named 'nosuch'"),
+    "ssh machine without a NIC": (["ssh", "web", "--timeout", "1"], "has no network interface"),
 }
 
 

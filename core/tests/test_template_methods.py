@@ -152,7 +152,7 @@ def test_newest_kernel_is_chosen_by_version(tmp_path):
 @pytest.mark.parametrize("make, message", [
     (None, "does not exist"),
     ("notrootfs", "is not a root filesystem"),
-    ("garbage", "tar failed"),
+    ("garbage", "is not a readable tar archive"),
 ])
 def test_bad_tarball_leaves_nothing(creature_cli, creature_home, tmp_path, make, message):
     creature_cli.ok("template", "build", "bb", "--method", "busybox")
@@ -165,7 +165,7 @@ def test_bad_tarball_leaves_nothing(creature_cli, creature_home, tmp_path, make,
         path.write_bytes(os.urandom(4096))
     before = snapshot(creature_home)
     r = creature_cli("template", "build", "imp", "--method", "tarball", "--from", str(path))
-    assert r.code == (1 if make == "garbage" else 2), r.err
+    assert r.code == 2, r.err  # bad input, found before anything is unpacked
     assert message in r.err and r.err.startswith("creature: error: ") and r.err.strip().count("\n") == 0
     assert snapshot(creature_home) == before
     assert not list((creature_home / "staging").iterdir())
@@ -214,7 +214,7 @@ def test_template_build_flags_come_from_the_methods_options(creature_cli):
             assert field.description.split(" (")[0] in " ".join(help_text.split())
     import inspect
 
-    from creature.cli import templates
+    from creature.builtin.commands import templates
 
     source = inspect.getsource(templates)
     for flag in ("--suite", "--variant", "--include", "--mirror", "--from"):

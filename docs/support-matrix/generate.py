@@ -30,11 +30,18 @@ def _mark(value: bool) -> str:
     return "yes" if value else "-"
 
 
+def _exec(caps) -> str:
+    """exec's channel; without one, `creature exec` goes over ssh where create puts a key in and the NICs get addresses."""
+    if caps.exec:
+        return f"yes: {caps.exec_channel}" if caps.exec_channel else "yes"
+    return "over ssh" if caps.guest_access and caps.networks else "-"
+
+
 def render(registry) -> str:
     """The Markdown page for the drivers in registry (a creature.registry.DriverRegistry)."""
     from creature.drivers import Capabilities
 
-    fields = [f.name for f in dataclasses.fields(Capabilities) if f.name != "uses_macs"]
+    fields = [f.name for f in dataclasses.fields(Capabilities) if f.name not in ("uses_macs", "vm", "exec_channel")]
     rows = []
     for name, entry in registry:
         cls = entry.cls
@@ -43,10 +50,9 @@ def render(registry) -> str:
         # a driver whose guests share the host's network stack (VServer) declares uses_macs=False
         prefix = f"`{cls.mac_prefix}`" if caps.uses_macs else "none"
         rows.append([f"`{name}`", entry.distribution, kind, prefix, str(cls.priority),
-                     *(_mark(getattr(caps, f)) for f in fields if f != "vm"),
+                     *(_exec(caps) if f == "exec" else _mark(getattr(caps, f)) for f in fields),
                      REAL_RUNS.get(name, CONFIG_ONLY)])
-    header = ["driver", "distribution", "kind", "MAC prefix", "priority", *(f for f in fields if f != "vm"),
-              "run on a real hypervisor"]
+    header = ["driver", "distribution", "kind", "MAC prefix", "priority", *fields, "run on a real hypervisor"]
     lines = [
         "# Support matrix",
         "",
@@ -60,6 +66,11 @@ def render(registry) -> str:
         "Descriptions:",
         "",
         *(f"- `{name}`: {entry.cls.description or '-'}" for name, entry in registry),
+        "",
+        "Columns: `exec` names the channel `creature exec` goes through (without one, and where the driver",
+        "puts keys into its guests, `creature exec` and `creature ssh` log in over SSH with the machine's key);",
+        "`guest_access`: `create --ssh-key/--root-password` reach the guest (refused with exit 2 elsewhere);",
+        "`cloud_init`: `create --cloud-init...` reaches the guest as a NoCloud seed (refused elsewhere).",
         "",
         "\"Configuration only\" drivers cannot run on the CI machines (no Xen dom0, no",
         "VirtualBox or VMware, no OpenVZ or VServer kernel, Lguest removed from Linux",

@@ -115,18 +115,17 @@ class Creature:
             raise InputError("no installed plugin manages networks: --network cannot be used")
         return assigned
 
-    def create(self, spec: MachineSpec | dict, *, access=None, cloud_init: str | os.PathLike | None = None) -> MachineInfo:
+    def create(self, spec: MachineSpec | dict, *, access=None, cloud_init=None) -> MachineInfo:
         """Create a machine from a template; files appear under their final name only when complete.
 
-        access (creature.sdk.Access: SSH keys, root password hash) goes into the guest and is not stored;
-        cloud_init is a user-data file made into a NoCloud seed in the machine's folder for VM drivers.
+        access (creature.sdk.Access: SSH keys, root password hash) goes into the guest and is not stored; cloud_init
+        (a user-data file, or a creature.builtin.guest.nocloud.NoCloud) too. Either is refused where the driver's
+        guests cannot take it (creature.builtin.guest.inputs).
         """
-        spec, driver = self.prepare(spec)
-        user_data = None
-        if cloud_init is not None:
-            from creature.builtin.guest.nocloud import read_user_data
+        from creature.builtin.guest.inputs import GuestInputs
 
-            user_data = read_user_data(cloud_init)
+        spec, driver = self.prepare(spec)
+        inputs = GuestInputs.check(driver, access, cloud_init)
         if not self.probe(driver.name).usable:
             # asking for a machine this host cannot run is refused like bad input: exit 2, nothing made
             raise InputError(f"driver {driver.name!r} is not usable on this host: {self.probe(driver.name).reason}")
@@ -140,18 +139,14 @@ class Creature:
             final = self.home.machine_dir(spec.name)
             if final.exists():
                 raise CreatureError(f"{final} exists but is not in the inventory: run `creature doctor --fix`")
-            machine = Machine(spec=spec, dir=final, access=access)
+            machine = Machine(spec=spec, dir=final)
             staging = self.home.staging / f"machine.{spec.name}.{os.getpid()}"
             remove_tree(staging)
             staging.mkdir(mode=0o700)
             try:
                 checkpoint("create.staging")
-                machine.data = driver.create(machine, template, staging) or {}
-                if user_data is not None:
-                    from creature.builtin.guest.nocloud import make_seed
-
-                    seed = make_seed(staging, spec.name, user_data)
-                    machine.data["cloud_init_seed"] = str(final / seed.name)
+                with inputs.given(self.home, machine, driver) as data:
+                    machine.data = {**(driver.create(machine, template, staging) or {}), **data}
                 checkpoint("create.files")
                 os.rename(staging, final)
                 checkpoint("create.renamed")
@@ -237,10 +232,15 @@ class Creature:
         self.plugins.call("creature_machine_event", api=self, machine=machine, event="destroyed")
 
     def exec(self, name: str, argv: list[str]) -> int:
+        """Run argv in the running machine with the caller's stdio; its exit status. Drivers without exec: over SSH."""
         if not argv:
             raise InputError("exec needs a command: creature exec NAME -- CMD...")
         machine = self.machine(name)
         driver = self.usable_driver(machine.driver)
+        if not driver.capabilities.exec and machine.data.get("ssh_key") and machine.spec.nics:
+            from creature.builtin.ssh.client import ssh
+
+            return ssh(self, name, list(argv))
         require(driver, "exec", "exec")
         if driver.state(machine) != State.RUNNING:
             raise CreatureError(f"machine {name!r} is not running")
@@ -366,11 +366,11 @@ class Creature:
 
         return host_down(self, timeout=timeout, progress=progress)
 
-    def plan_create(self, spec: MachineSpec | dict) -> dict:
+    def plan_create(self, spec: MachineSpec | dict, access=None, cloud_init=None) -> dict:
         """What create would write and run (creature.dryrun); the home is not touched."""
         from creature.dryrun import plan_create
 
-        return plan_create(self, spec)
+        return plan_create(self, spec, access, cloud_init)
 
     def plan(self, name: str, action: str) -> list[list[str]]:
         """The commands `action` would run on machine name, without running them (creature.dryrun)."""

@@ -20,11 +20,16 @@ class Capabilities:
     """What a driver can do; the core checks these before calling, the docs' support matrix shows them.
 
     console, exec and remote each name the Driver method behind them (remote: reach(), for machines on other
-    hosts); the conformance kit checks that a driver implements exactly the methods it declares.
+    hosts); the conformance kit checks that a driver implements exactly the methods it declares. exec_channel
+    says what exec goes through; guest_access: create puts --ssh-key and --root-password into the guest (the
+    core refuses them otherwise); cloud_init: the guest gets create's NoCloud data (Machine.nocloud).
     """
 
     console: bool = False
     exec: bool = False
+    exec_channel: str = ""
+    guest_access: bool = False
+    cloud_init: bool = False
     remote: bool = False
     autostart: bool = True
     cow_clone: bool = False
@@ -33,7 +38,7 @@ class Capabilities:
     vm: bool = False
     uses_macs: bool = True  # False: guests share the host's network stack (VServer), there is no NIC to give a MAC
 
-    def to_dict(self) -> dict[str, bool]:
+    def to_dict(self) -> dict[str, bool | str]:
         return asdict(self)
 
 

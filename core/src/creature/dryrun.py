@@ -18,9 +18,12 @@ from creature.records import Machine, MachineSpec
 DRY_RUN_SCRATCH: ContextVar[Path | None] = ContextVar("DRY_RUN_SCRATCH", default=None)
 
 
-def plan_create(api, spec: MachineSpec | dict) -> dict:
+def plan_create(api, spec: MachineSpec | dict, access=None, cloud_init=None) -> dict:
     """The files create would write (path, mode, size, text) and the commands each action would run."""
+    from creature.builtin.guest.inputs import GuestInputs
+
     spec, driver = api.prepare(spec)
+    inputs = GuestInputs.check(driver, access, cloud_init)
     if api.inventory.machine(spec.name) is not None:
         raise InputError(f"machine {spec.name!r} already exists")
     template = api.templates.get(spec.template)
@@ -31,7 +34,8 @@ def plan_create(api, spec: MachineSpec | dict) -> dict:
     scratch = Path(tempfile.mkdtemp(prefix="creature-plan-scratch."))
     token = DRY_RUN_SCRATCH.set(scratch)
     try:
-        machine.data = driver.create(machine, template, staging) or {}
+        with inputs.given(api.home, machine, driver, dry_run=True) as data:
+            machine.data = {**(driver.create(machine, template, staging) or {}), **data}
         files = []
         for path in sorted(p for p in staging.rglob("*") if p.is_file() and not p.is_symlink()):
             raw = path.read_bytes()

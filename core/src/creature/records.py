@@ -86,7 +86,8 @@ class MachineData(TypedDict, total=False):
     each driver declares its own in a subclass (Driver.data_model), which the conformance kit checks."""
 
     clone: str  # how the machine's disk or rootfs was cloned: qcow2, uml-cow, overlayfs, copy, ...
-    cloud_init_seed: str  # the NoCloud seed's path (the core adds it when --cloud-init is given)
+    cloud_init_seed: str  # the NoCloud seed's path (a VM driver's ISO image, when --cloud-init is given)
+    ssh_key: str  # the public key file root's authorized_keys holds (--ssh-key, or the home's): `creature ssh` uses its pair
 
 
 @dataclass
@@ -97,8 +98,10 @@ class Machine(_Record):
     dir: Path
     data: dict[str, Any] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
-    # create-time SSH keys and root password hash (creature.builtin.guest.adjust.Access): handed to the driver, never stored
+    # create-time SSH keys and root password hash (creature.builtin.guest.adjust.Access) and cloud-init data
+    # (creature.builtin.guest.nocloud.NoCloud): handed to the driver's create, never stored
     access: Any = field(default=None, repr=False, compare=False)
+    nocloud: Any = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:

@@ -39,8 +39,14 @@ _NAMES = {
     "init_script": "creature.builtin.guest.initramfs", "base_entries": "creature.builtin.guest.initramfs",
     "cpio_archive": "creature.builtin.guest.initramfs", "host_busybox": "creature.builtin.guest.initramfs",
     "HANDOVER": "creature.builtin.guest.initramfs", "ACPI_WORD": "creature.builtin.guest.initramfs",
-    "ACPI_HANDOVER": "creature.builtin.guest.initramfs",
+    "ACPI_HANDOVER": "creature.builtin.guest.initramfs", "initramfs_key": "creature.builtin.guest.initramfs",
     "vmlinux_file": "creature.builtin.guest.kernel_image", "is_bzimage": "creature.builtin.guest.kernel_image",
+    "write_access": "creature.builtin.guest.access", "boot_initramfs": "creature.builtin.guest.access",
+    "make_seed": "creature.builtin.guest.nocloud", "NoCloud": "creature.builtin.guest.nocloud",
+    # exec through a guest agent (qemu-ga's protocol): creature's own agent in the initramfs, or the guest's qemu-ga
+    "FifoChannel": "creature.builtin.guest.qga", "guest_exec": "creature.builtin.guest.qga",
+    "AgentUnavailable": "creature.builtin.guest.qga", "AgentError": "creature.builtin.guest.qga",
+    "agent_result": "creature.builtin.guest.qga", "AGENT_PORT": "creature.builtin.guest.qga",
     # NICs on creature networks
     "tap_name": "creature.builtin.networks.vmnics", "create_taps": "creature.builtin.networks.vmnics",
     "remove_taps": "creature.builtin.networks.vmnics", "taps_plan": "creature.builtin.networks.vmnics",
@@ -50,7 +56,8 @@ _NAMES = {
     "host_uri": "creature.builtin.remote.hosts",
 }
 # where a name differs from the name in its module
-_ALIASES = {"adjust_guest": "adjust", "cpio_archive": "archive", "netns_argv": "enter_argv", "netns_of": "of_pid"}
+_ALIASES = {"adjust_guest": "adjust", "cpio_archive": "archive", "netns_argv": "enter_argv", "netns_of": "of_pid",
+            "agent_result": "result"}
 
 
 def __getattr__(name: str):

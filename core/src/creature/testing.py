@@ -29,6 +29,7 @@ import pytest
 
 from creature.errors import CreatureError
 from creature.testing_console import ConsoleSession  # noqa: F401 (part of the kit: creature.testing.ConsoleSession)
+from creature.testing_guest import GuestConformance
 
 
 def required_drivers() -> set[str]:
@@ -190,8 +191,8 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "co
 
 
 
-class DriverConformance:
-    """The lifecycle every driver must pass, through the Python API and through the CLI.
+class DriverConformance(GuestConformance):
+    """The lifecycle every driver must pass, through the Python API and through the CLI (and GuestConformance's tests).
 
     Subclasses set `driver`, and may set the template method and options,
     the command exec runs and what it prints, and the time a guest needs
@@ -199,6 +200,7 @@ class DriverConformance:
     """
 
     driver: str = ""
+    snapshot = staticmethod(snapshot)
     template_method: str = "busybox"
     template_options: dict = {}
     exec_argv: tuple[str, ...] = ("echo", "creature-conformance")

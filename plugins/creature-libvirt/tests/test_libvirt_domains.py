@@ -47,6 +47,8 @@ def test_console_through_a_libvirt_stream(lv, creature_cli):
     api = lv
     api.create({"name": "con1", "driver": "libvirt-lxc", "template": "bb"})
     api.start("con1")
+    # a newline sent before the getty runs is lost (it flushes its input), and a second attach sees nothing new
+    wait_until(lambda: "getty" in creature_cli("exec", "con1", "--", "ps").out, 20, 0.2, "a getty in the container")
     # busybox's getty answers a newline with the login prompt, which carries the machine's hostname
     def prompt():
         result = creature_cli("console", "con1", input="\n", timeout=30)

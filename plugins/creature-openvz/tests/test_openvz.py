@@ -103,3 +103,17 @@ def test_vzlist_json_parser():
     assert [state_of({"status": s}).value for s in ("mounted", "suspended", "paused")] == ["stopped", "stopped", "paused"]
     assert state_of(None).value == "stopped"
     assert parse_vzlist_json("") == {}
+
+
+def test_create_puts_keys_password_and_cloud_init_into_the_private_area(creature_api, tmp_path):
+    from creature.sdk import Access, NoCloud
+    from creature.testing_guest import TEST_KEY
+
+    machine = plan_machine(creature_api, "openvz")
+    machine.access = Access(ssh_keys=(TEST_KEY,), root_password_hash="$6$salt$hash")
+    machine.nocloud = NoCloud(user_data="#!/bin/sh\ntrue\n")
+    _, staging = staged_create(creature_api, machine, tmp_path)
+    private = staging / "private"
+    assert (private / "root/.ssh/authorized_keys").read_text() == TEST_KEY + "\n"
+    assert (private / "etc/passwd").read_text().startswith("root:$6$salt$hash:")  # busybox: no shadow
+    assert (private / "var/lib/cloud/seed/nocloud/user-data").read_text() == "#!/bin/sh\ntrue\n"

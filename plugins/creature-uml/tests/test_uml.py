@@ -216,13 +216,14 @@ def test_plan_is_what_runs(uml):
     driver = api.driver("uml")
     (start,) = driver.plan(machine, "start")
     assert driver.plan(machine, "stop") == [] and driver.plan(machine, "kill") == []
-    assert start[0].endswith("/env") and start[1].startswith("TMPDIR=") and start[2].endswith("/linux.uml")
+    env = next(i for i, word in enumerate(start) if word.endswith("/env"))  # after the agent FIFOs' opener
+    assert start[env + 1].startswith("TMPDIR=") and start[env + 2].endswith("/linux.uml")
     assert f"ubd0={machine.dir}/disk.cow,{machine.data['image']}" in start
     assert "umid=up" in start and f"uml_dir={machine.dir}/uml" in start and "mem=96M" in start
     api.start("up")
     pgid = json.loads((machine.dir / "run.json").read_text())["pgid"]
     # env execs linux.uml with the rest of the planned argv: the running command line is exactly that
-    assert Path(f"/proc/{pgid}/cmdline").read_bytes().split(b"\0")[:-1] == [a.encode() for a in start[2:]]
+    assert Path(f"/proc/{pgid}/cmdline").read_bytes().split(b"\0")[:-1] == [a.encode() for a in start[env + 2:]]
     stop = driver.plan(machine, "stop")
     assert stop[0][-2:] == [f"{machine.dir}/uml/up/mconsole", "cad"]
     assert stop[1][-2:] == ["--", f"-{pgid}"] and driver.plan(machine, "kill") == [stop[1]]
@@ -336,11 +337,15 @@ def test_initramfs_is_busybox_and_the_shared_init_cached_privately(creature_home
     assert not initramfs.cached_initramfs(build=False).exists(), "build=False (plans) names the file without making it"
 
 
-def test_busybox_guests_boot_without_the_initramfs(uml):
-    """Busybox's rcS reads the creature.* words itself: no initrd=, so its boot stays as fast as before."""
+def test_every_guest_boots_through_the_initramfs_with_its_agent_line(uml):
+    """Busybox guests too: the initramfs writes their keys and password and starts the exec agent on ttyS1, a serial
+    line on the machine's two FIFOs, which the start command opens itself (so a plan run by hand boots the same)."""
     api = uml
     api.create({"name": "ub", "driver": "uml", "template": "bb", "memory": "96M"})
     machine = api.machine("ub")
-    assert "initramfs" not in machine.data
     (start,) = api.driver("uml").plan(machine, "start")
-    assert not any(word.startswith("initrd=") for word in start)
+    # the home's SSH key is appended to the shared initramfs: the machine boots its own copy
+    assert f"initrd={machine.dir}/initramfs-" in " ".join(start)
+    assert "ssl1=fd:3,fd:4" in start and "creature.agent=/dev/ttyS1" in start
+    assert start[1:6] == ["-c", 'exec 3<>"$1" 4<>"$2" && shift 2 && exec "$@"', "creature-uml",
+                          f"{machine.dir}/agent.in", f"{machine.dir}/agent.out"]

@@ -82,3 +82,14 @@ def test_vserver_stat_parser_on_real_outputs():
     running = parse_vserver_stat(several)
     assert running == {"mem-decode-01": 131, "mem-autopar-01": 151}
     assert state_of("mem-decode-01", running).value == "running" and state_of("web", running).value == "stopped"
+
+
+def test_create_puts_keys_and_password_into_the_rootfs(creature_api, tmp_path):
+    from creature.sdk import Access
+    from creature.testing_guest import TEST_KEY
+
+    machine = plan_machine(creature_api, "vserver")
+    machine.access = Access(ssh_keys=(TEST_KEY,), root_password_hash="$6$salt$hash")
+    _, staging = staged_create(creature_api, machine, tmp_path)
+    assert (staging / "rootfs/root/.ssh/authorized_keys").read_text() == TEST_KEY + "\n"
+    assert (staging / "rootfs/etc/passwd").read_text().startswith("root:$6$salt$hash:")

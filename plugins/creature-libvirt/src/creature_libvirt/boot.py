@@ -8,7 +8,6 @@ Both files are made once per kernel version under the shared cache.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
@@ -20,6 +19,7 @@ from creature.sdk import (
     CreatureError,
     base_entries,
     init_script,
+    initramfs_key,
     shared_cache,
     vmlinux_file,
     which,
@@ -27,7 +27,7 @@ from creature.sdk import (
 )
 from creature.sdk import cpio_archive as archive
 
-MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "button", "evdev")
+MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "virtio_net", "virtio_console", "button", "evdev")
 
 # libvirt's part of the shared /init (creature.builtin.guest.initramfs): load the disk and ext4 modules, and the
 # shared ACPI power button fragment (libvirt's graceful shutdown presses the button; busybox's init ignores it).
@@ -80,7 +80,7 @@ def boot_files() -> tuple[Path, Path]:
     busybox = Path(os.path.realpath(found))
     folder = shared_cache() / "libvirt" / version
     folder.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(INIT.encode() + repr(MODULES).encode() + busybox.read_bytes()).hexdigest()[:12]
+    key = initramfs_key(INIT.encode(), repr(MODULES).encode(), busybox.read_bytes())
     initramfs = folder / f"initramfs-{key}.cpio"
     if not initramfs.exists():
         write_atomic(initramfs, _initramfs(version, busybox), 0o644)  # readable by libvirt's QEMU user

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from creature.sdk import Machine
+from creature.sdk import AGENT_PORT, Machine
 
 NAMESPACE = "https://creature.invalid/libvirt/1"
 
@@ -47,7 +47,7 @@ def _text(domain: ET.Element) -> str:
 
 
 def qemu_domain(machine: Machine, uuid: str, home: Path, *, emulator: str, disk: Path, kernel: Path, initrd: Path,
-                cmdline: str, bridges: list[str]) -> str:
+                cmdline: str, bridges: list[str], agent_port: str = AGENT_PORT) -> str:
     """A q35 TCG domain: direct kernel boot, one virtio disk (qcow2 over the template image), serial console logged."""
     domain, _ = _common(machine, "qemu", uuid, home)
     os_ = _sub(domain, "os")
@@ -73,6 +73,9 @@ def qemu_domain(machine: Machine, uuid: str, home: Path, *, emulator: str, disk:
     _sub(serial, "target", port="0")
     console = _sub(devices, "console", type="pty")
     _sub(console, "target", type="serial", port="0")
+    # the guest agent's port: libvirt connects to it and passes qemuAgentCommand's requests through (exec)
+    channel = _sub(devices, "channel", type="unix")
+    _sub(channel, "target", type="virtio", name=agent_port)
     _sub(devices, "memballoon", model="none")
     # machine folders are root-only (0700): QEMU runs as root for these domains instead of relabelling them
     label = _sub(domain, "seclabel", type="static", model="dac", relabel="no")

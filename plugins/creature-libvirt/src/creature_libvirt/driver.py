@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import time
 import uuid as uuidlib
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from creature.sdk import (
+    AGENT_PORT,
     Address,
     Capabilities,
     Check,
@@ -21,11 +23,14 @@ from creature.sdk import (
     State,
     StopResult,
     Template,
+    boot_initramfs,
     bridge_for,
+    guest_cmdline,
     guest_nics,
     host_uri,
     run,
     which,
+    write_access,
     write_private,
 )
 from creature.sdk import adjust_guest as adjust
@@ -166,7 +171,9 @@ class LibvirtDriver(Driver):
                 continue  # no agent, or this source unsupported by the driver
             for iface in interfaces.values():
                 for addr in iface.get("addrs") or []:
-                    found.append(Address(mac=iface.get("hwaddr"), ip=addr["addr"], source=name))
+                    # a guest agent reports every interface, the guest's loopback too
+                    if not ipaddress.ip_address(addr["addr"]).is_loopback:
+                        found.append(Address(mac=iface.get("hwaddr"), ip=addr["addr"], source=name))
             if found:
                 break
         return found
@@ -216,7 +223,8 @@ class LibvirtQemuDriver(LibvirtDriver):
     priority = 25  # below lxc and uml: a host's default stays what it was before libvirt was installed
     mac_prefix = "52:54:00"
     data_model = LibvirtData
-    capabilities = Capabilities(console=True, exec=False, remote=True, graceful_stop=True, autostart=True, cow_clone=True,
+    capabilities = Capabilities(console=True, exec=True, exec_channel="libvirt's guest agent API (qemu-ga, else creature's agent)",
+                                guest_access=True, remote=True, graceful_stop=True, autostart=True, cow_clone=True,
                                 networks=True, vm=True)
     description = "QEMU virtual machines through libvirt (qemu:///system or a remote URI)"
     scheme = "qemu"
@@ -225,6 +233,14 @@ class LibvirtQemuDriver(LibvirtDriver):
 
     def _ask_shutdown(self, machine: Machine, domain) -> None:
         self.connection.call("shutdownFlags", 1, target=domain)  # VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN
+
+    def exec(self, machine: Machine, argv: list[str]) -> int:
+        """Through libvirt's guest agent API: the guest's qemu-ga, else the agent creature's initramfs starts."""
+        from creature.sdk import guest_exec
+
+        from creature_libvirt.guest_exec import AgentChannel
+
+        return guest_exec(AgentChannel(self.connection, self._domain(machine), machine.name), argv)
 
     def probe(self, host: HostFacts) -> Probe:
         checks, conn = self._libvirt_checks()
@@ -260,9 +276,13 @@ class LibvirtQemuDriver(LibvirtDriver):
                  str(staging / "disk.qcow2")], timeout=60)
             os.chmod(staging / "disk.qcow2", 0o600)
         kernel, initrd = boot_files()
+        if write_access(staging, machine.access) is not None:
+            # the shared initramfs with the machine's keys and password hash appended, in its folder (0600)
+            initrd = machine.dir / boot_initramfs(initrd, staging, build=not self.dry_run).name
         halt = str(template.meta.get("halt_signal", "SIGUSR2")).removeprefix("SIG")
         words = ["console=ttyS0", "root=/dev/vda", "rw", "panic=-1", "net.ifnames=0", "quiet",
-                 f"creature.hostname={machine.name}", f"creature.acpi={halt}"]
+                 f"creature.hostname={machine.name}", f"creature.acpi={halt}", f"creature.agent={AGENT_PORT}",
+                 *guest_cmdline(self.home, machine.spec.nics)]  # the NICs' DHCP or static configuration
         uuid = str(uuidlib.uuid4())
         bridges = [bridge_for(self.home, nic) for nic in machine.spec.nics]
         xml = qemu_domain(machine, uuid, self.home.root, emulator=which("qemu-system-x86_64") or "/usr/bin/qemu-system-x86_64",
@@ -280,8 +300,9 @@ class LibvirtLxcDriver(LibvirtDriver):
     priority = 15
     mac_prefix = "00:16:3e"
     data_model = LibvirtData
-    capabilities = Capabilities(console=True, exec=False, remote=True, graceful_stop=True, autostart=True, cow_clone=False,
-                                networks=True)
+    capabilities = Capabilities(console=True, exec=True, exec_channel="the container's namespaces (libvirt's lxcOpenNamespace)",
+                                guest_access=True, cloud_init=True, remote=True, graceful_stop=True, autostart=True,
+                                cow_clone=False, networks=True)
     description = "LXC containers through libvirt (lxc:///system or a remote URI)"
     scheme = "lxc"
     default_uri = "lxc:///system"
@@ -310,7 +331,7 @@ class LibvirtLxcDriver(LibvirtDriver):
         # libvirt LXC mounts one folder as the root: without overlay support there, the clone is a copy
         run(["cp", "-a", "--reflink=auto", str(template.rootfs), str(staging / "rootfs")], timeout=600)
         adjust(staging / "rootfs", machine.name, guest_nics(self.home, machine.spec.nics), container=True,
-               access=machine.access)
+               access=machine.access, nocloud=machine.nocloud)
         uuid = str(uuidlib.uuid4())
         bridges = [bridge_for(self.home, nic) for nic in machine.spec.nics]
         xml = lxc_domain(machine, uuid, self.home.root, rootfs=machine.dir / "rootfs",
@@ -318,3 +339,9 @@ class LibvirtLxcDriver(LibvirtDriver):
         write_private(staging / "domain.xml", xml)
         self._define(machine, xml)
         return {"uuid": uuid, "uri": self.uri, "clone": "copy", "halt_signal": template.meta.get("halt_signal", "SIGPWR")}
+
+    def exec(self, machine: Machine, argv: list[str]) -> int:
+        """In the container's namespaces, which libvirt hands out (local daemons only), with the caller's stdio."""
+        from creature_libvirt.guest_exec import lxc_exec
+
+        return lxc_exec(self.connection, self._domain(machine), machine.name, argv)

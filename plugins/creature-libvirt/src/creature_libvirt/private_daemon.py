@@ -4,7 +4,9 @@ The daemons run in a mount namespace where the folder is bind-mounted over /etc/
 /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt, so nothing they define outlives the folder
 and the host's own libvirt (if any) is untouched; /sys/fs/cgroup/unified is unmounted there because
 libvirt LXC cannot work with the empty cgroup2 of a hybrid layout. With `netns`, the daemons also run
-in that network namespace and listen on TCP (no authentication: the namespace is the test's own).
+in that network namespace (entered with `nsenter --net`: `ip netns exec` would mount a sysfs of its own,
+without the cgroup hierarchies LXC needs), where a creature network's bridge is, and with `listen_addr`
+listen on TCP there (no authentication: the namespace is the test's own).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class PrivateLibvirtd:
         argv = [which("unshare"), "--mount", "--propagation", "private", "--",
                 sys.executable, "-m", "creature_libvirt.private_daemon", str(self.root), self.listen_addr or ""]
         if self.netns:
-            argv = [which("ip"), "netns", "exec", self.netns, *argv]
+            argv = [which("nsenter"), f"--net=/run/netns/{self.netns}", *argv]
         log = open(self.root / "libvirtd.log", "ab")
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         log.close()

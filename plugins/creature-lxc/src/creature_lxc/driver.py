@@ -94,7 +94,8 @@ class LxcDriver(Driver):
     priority = 50
     mac_prefix = "00:16:3e"
     data_model = LxcData
-    capabilities = Capabilities(console=True, exec=True, cow_clone=True, graceful_stop=True, autostart=True, networks=True)
+    capabilities = Capabilities(console=True, exec=True, exec_channel="lxc-attach", guest_access=True, cloud_init=True, cow_clone=True,
+                                graceful_stop=True, autostart=True, networks=True)
     description = "LXC system containers (lxc-* tools)"
 
     @property
@@ -148,7 +149,7 @@ class LxcDriver(Driver):
             run(["cp", "-a", "--reflink=auto", str(template.rootfs), str(upper)])
             rootfs, clone = f"dir:{machine.dir / 'rootfs'}", "copy"
         nics = guest_nics(self.home, machine.spec.nics)
-        adjust(upper, machine.name, nics, base=template.rootfs, container=True, access=machine.access)
+        adjust(upper, machine.name, nics, base=template.rootfs, container=True, access=machine.access, nocloud=machine.nocloud)
         if machine.spec.nics and which("ip") is None:
             raise CreatureError("ip is not installed (Debian package iproute2): needed to plug NICs into bridges")
         for i, nic in enumerate(machine.spec.nics):

@@ -49,7 +49,7 @@ class OpenvzDriver(PlannedDriver):
     # vzctl's own OUI for veth MACs (SWsoft)
     mac_prefix = "00:18:51"
     data_model = OpenvzData
-    capabilities = Capabilities(graceful_stop=True, autostart=True)
+    capabilities = Capabilities(graceful_stop=True, autostart=True, guest_access=True, cloud_init=True)
     description = "OpenVZ containers (vzctl, ve.conf)"
     timeouts = {"start": 300, "kill": 120}
 
@@ -69,7 +69,7 @@ class OpenvzDriver(PlannedDriver):
         ctid = ctid_of(machine.name)
         private = staging / "private"
         run(["cp", "-a", str(template.rootfs), str(private)], timeout=600)
-        adjust(private, machine.name)
+        adjust(private, machine.name, access=machine.access, nocloud=machine.nocloud)
         (staging / "root").mkdir(mode=0o700)
         veths = [Veth(ifname=f"eth{i}", mac=nic.mac or derived_mac(self.mac_prefix, machine.name, i, "guest"),
                       host_ifname=f"veth{ctid}.{i}", host_mac=derived_mac(self.mac_prefix, machine.name, i, "host"),

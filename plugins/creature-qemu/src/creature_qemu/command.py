@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from creature.sdk import CreatureError, InputError, Machine, Nic, tap_name
+from creature.sdk import AGENT_PORT, CreatureError, InputError, Machine, Nic, tap_name
 
 from creature_qemu.paths import Paths  # noqa: F401 (re-exported)
 
@@ -27,7 +27,8 @@ class Boot:
 
 def kernel_append(machine: Machine, guest: dict, seed: bool, network: list[str] = ()) -> str:
     """The kernel command line creature's initramfs and guests understand (network: creature.builtin.networks.networks.guest_cmdline's words)."""
-    words = ["console=ttyS0", "root=/dev/vda", "rw", "panic=-1", "net.ifnames=0", f"creature.hostname={machine.name}"]
+    words = ["console=ttyS0", "root=/dev/vda", "rw", "panic=-1", "net.ifnames=0", f"creature.hostname={machine.name}",
+             f"creature.agent={AGENT_PORT}"]
     if guest.get("init"):
         words.append(f"init={guest['init']}")
     if guest.get("acpi_signal"):
@@ -81,6 +82,10 @@ def qemu_argv(qemu: str, machine: Machine, accel: str, boot: Boot, seed: Path | 
             argv += nic_args(machine, index, nic)
     else:
         argv += ["-nic", "none"]
+    # exec's channel: a virtio-serial port named like qemu-ga's, on two FIFOs QEMU holds open (creature.sdk.FifoChannel),
+    # so the guest's end is always connected and any creature command can take a turn on it
+    argv += ["-device", "virtio-serial-pci,id=vser", "-chardev", f"pipe,id=agent,path={paths.agent}",
+             "-device", f"virtserialport,bus=vser.0,chardev=agent,name={AGENT_PORT}"]
     # The log file keeps the guest running while nobody reads the console socket.
     argv += [
         "-chardev", f"socket,id=console,path={paths.console},server=on,wait=off,logfile={paths.console_log}",

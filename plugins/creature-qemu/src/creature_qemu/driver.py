@@ -17,6 +17,7 @@ from creature.sdk import (
     CreatureError,
     Driver,
     HostFacts,
+    InputError,
     Machine,
     MachineData,
     Probe,
@@ -87,7 +88,9 @@ class QemuDriver(Driver):
     priority = 10
     mac_prefix = "52:54:00"
     data_model = QemuData
-    capabilities = Capabilities(console=True, exec=False, graceful_stop=True, autostart=True, cow_clone=True, vm=True, networks=True)
+    capabilities = Capabilities(console=True, exec=True, exec_channel="guest agent on a virtio-serial port (qemu-ga, else creature's)",
+                                guest_access=True, cloud_init=True, graceful_stop=True, autostart=True, cow_clone=True, vm=True,
+                                networks=True)
     description = "QEMU virtual machines, software emulation (TCG)"
     accel = "tcg"
 
@@ -136,6 +139,13 @@ class QemuDriver(Driver):
         if kernel and initrd:
             # the template's own kernel matches the modules inside its disk
             data.update(boot="template", kernel=kernel, initrd=initrd)
+        if machine.access:
+            if data["boot"] != "kernel":
+                raise InputError(f"template {template.name!r} boots its own kernel and initrd, which cannot write --ssh-key"
+                                 " or --root-password into the guest")
+            sdk.write_access(staging, machine.access)  # the initramfs writes them into the guest's disk at boot
+        if machine.nocloud is not None:
+            data["cloud_init_seed"] = str(machine.dir / sdk.make_seed(staging, machine.name, machine.nocloud).name)
         return data
 
     def boot(self, machine: Machine, build: bool = True) -> Boot:
@@ -154,7 +164,9 @@ class QemuDriver(Driver):
 
         kernel = installed_kernel()
         append = kernel_append(machine, guest, seed=seed_of(machine) is not None, network=sdk.guest_cmdline(self.home, machine.spec.nics))
-        return Boot(kernel=cached_vmlinux(kernel, build), initrd=cached_initramfs(kernel, build), append=append)
+        # with the machine's SSH keys and password hash appended, when it was created with them
+        initrd = sdk.boot_initramfs(cached_initramfs(kernel, build), machine.dir, build)
+        return Boot(kernel=cached_vmlinux(kernel, build), initrd=initrd, append=append)
 
     def argv(self, machine: Machine, build: bool = True) -> list[str]:
         """The exact command `start` runs (build=False: without filling the kernel cache first)."""
@@ -196,6 +208,7 @@ class QemuDriver(Driver):
             stale.unlink(missing_ok=True)
         # QEMU daemonizes with umask 027 and keeps an existing file's mode: make the log owner-only first
         write_private(paths.console_log, "")
+        sdk.FifoChannel(paths.agent).make()
         # the taps are plugged already (plug_nics); the core unplugs them if this raises
         with _private_umask():
             run(argv, timeout=120)
@@ -281,6 +294,10 @@ class QemuDriver(Driver):
         from creature_qemu.console import attach
 
         return attach(Paths(machine.dir).console, machine.name)
+
+    def exec(self, machine: Machine, argv: list[str]) -> int:
+        """Through the guest agent on the virtio-serial port: the guest's qemu-ga, else the one creature's initramfs starts."""
+        return sdk.guest_exec(sdk.FifoChannel(Paths(machine.dir).agent, f"agent channel of {machine.name!r}"), argv)
 
 
 class KvmDriver(QemuDriver):

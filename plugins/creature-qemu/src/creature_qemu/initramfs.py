@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-import hashlib
 import stat
 from pathlib import Path
 
-from creature.sdk import ACPI_HANDOVER, ACPI_WORD, CreatureError, base_entries, host_busybox, init_script, write_atomic
+from creature.sdk import (
+    ACPI_HANDOVER,
+    ACPI_WORD,
+    CreatureError,
+    base_entries,
+    host_busybox,
+    init_script,
+    initramfs_key,
+    write_atomic,
+)
 from creature.sdk import cpio_archive as cpio
 
 from creature_qemu.kernel import HostKernel, cache_dir
 
 # Module sets by purpose; each is loaded with its dependencies from modules.dep.
-BASE_MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "virtio_net", "button", "evdev", "pvpanic_mmio")
+BASE_MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "virtio_net", "virtio_console", "button", "evdev",
+                "pvpanic_mmio")
 CDROM_MODULES = ("ahci", "sr_mod", "isofs")
 
 # QEMU's part of the shared /init (creature.builtin.guest.initramfs): load the disk, NIC and ext4 modules (cdrom ones on
@@ -62,7 +71,7 @@ def archive(kernel: HostKernel, busybox: Path) -> bytes:
 def cached_initramfs(kernel: HostKernel, build: bool = True) -> Path:
     """The initramfs for kernel, built once per kernel version, /init and busybox (the cache key)."""
     busybox = host_busybox()
-    key = hashlib.sha256(INIT.encode() + repr(BASE_MODULES + CDROM_MODULES).encode() + busybox.read_bytes()).hexdigest()[:12]
+    key = initramfs_key(INIT.encode(), repr(BASE_MODULES + CDROM_MODULES).encode(), busybox.read_bytes())
     path = cache_dir(kernel) / f"initramfs-{key}.cpio"
     if build and not path.exists():
         write_atomic(path, archive(kernel, busybox))

@@ -33,5 +33,10 @@ class Paths:
         return self.dir / "qemu.pid"
 
     @property
+    def agent(self) -> Path:
+        """The guest agent channel: agent.in and agent.out, FIFOs QEMU's pipe chardev holds (creature.sdk.FifoChannel)."""
+        return self.dir / "agent"
+
+    @property
     def record(self) -> Path:
         return self.dir / "run.json"

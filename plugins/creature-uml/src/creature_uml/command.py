@@ -19,9 +19,15 @@ def tool(name: str, package: str) -> str:
     return path
 
 
-def wants_initramfs(machine: Machine) -> bool:
-    """Whether the machine boots through creature's initramfs (decided at create: every template but busybox)."""
-    return bool(machine.data.get("initramfs"))
+AGENT_DEVICE = "/dev/ttyS1"  # the guest's serial line 1 (ssl1), where creature's agent answers exec
+# opens the agent's FIFOs as fds 3 and 4 for ssl1=fd:3,fd:4, then becomes the rest of the command line: the start
+# command holds what it needs, so a plan run by hand boots the same machine
+FIFO_WRAPPER = 'exec 3<>"$1" 4<>"$2" && shift 2 && exec "$@"'
+
+
+def agent_fifos(machine: Machine) -> Path:
+    """The agent channel's FIFOs, agent.in and agent.out (creature.sdk.FifoChannel), in the machine's folder."""
+    return machine.dir / "agent"
 
 
 def uml_dir(machine: Machine) -> Path:
@@ -81,20 +87,23 @@ def boot_argv(machine: Machine, kernel: Path, tmpdir: str, prefix: list[str] = (
 
     prefix (creature.builtin.networks.networks.machine_netns) runs it in its NICs' bridge namespace, where their taps are;
     network: the guest's NIC configuration words (creature.builtin.networks.networks.guest_cmdline); initrd: creature's
-    initramfs (creature_uml.initramfs), which writes those words and the hostname into the guest's disk;
+    initramfs (creature_uml.initramfs), which writes those words, the hostname, SSH keys and password hash into the
+    guest's disk and starts creature's agent on the guest's ttyS1, a serial line on the machine's agent FIFOs;
     modules: the image of the kernel's modules (creature_uml.modules), which the initramfs mounts read-only.
     hostfs= names a folder that does not exist: without it a guest's root could mount any host file with
     the rights of the UML process, and a folder that exists would not stop it either (`..` walks out).
     """
     spec = machine.spec
+    fifos = agent_fifos(machine)
     argv = [
-        *prefix, tool("env", "coreutils"), f"TMPDIR={tmpdir}", str(kernel),
+        *prefix, tool("sh", "dash"), "-c", FIFO_WRAPPER, "creature-uml", f"{fifos}.in", f"{fifos}.out",
+        tool("env", "coreutils"), f"TMPDIR={tmpdir}", str(kernel),
         f"umid={spec.name}", f"uml_dir={uml_dir(machine)}",
         f"ubd0={cow_file(machine)},{machine.data['image']}",
         f"mem={spec.memory}M", "root=/dev/ubda", "rw",
         # kernel and init messages go to stdout (the console log); tty1, where busybox and Debian templates
         # both run a getty, is a pty for `creature console`
-        "con=null", "con0=null,fd:1", f"con{CONSOLE_LINE}=pts", "ssl=null",
+        "con=null", "con0=null,fd:1", f"con{CONSOLE_LINE}=pts", "ssl=null", "ssl1=fd:3,fd:4", f"creature.agent={AGENT_DEVICE}",
         f"hostfs={no_hostfs(machine)}",
         f"creature.hostname={spec.name}",
     ]

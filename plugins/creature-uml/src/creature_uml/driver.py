@@ -38,7 +38,6 @@ from creature_uml.tmpdir import exec_tmpdir
 BOOT_TIMEOUT = 30
 EXIT_TIMEOUT = 30
 RESTART_LINE = b"reboot: Restarting system"
-INIT_LINE = b" as init process"
 INIT_GRACE = 0.5
 
 
@@ -67,7 +66,7 @@ def _group_members(pgid: int, record: ProcessRecord) -> list[int]:
 
 
 class UmlData(MachineData, total=False):
-    """UML machines: the template image under the COW file, the guest's init, whether it boots through the initramfs."""
+    """UML machines: the template image under the COW file, the guest's init (initramfs: set by older creatures, unused)."""
 
     image: str
     init: str
@@ -81,7 +80,8 @@ class UmlDriver(Driver):
     priority = 30
     mac_prefix = "fe:fd:00"  # UML's own locally administered prefix
     data_model = UmlData
-    capabilities = Capabilities(console=True, exec=False, cow_clone=True, graceful_stop=True, autostart=True, vm=True, networks=True)
+    capabilities = Capabilities(console=True, exec=True, exec_channel="creature's agent on a serial line (ttyS1 on two FIFOs)",
+                                guest_access=True, cow_clone=True, graceful_stop=True, autostart=True, vm=True, networks=True)
     description = "User Mode Linux (linux.uml: a fetched newer kernel, or the Debian package user-mode-linux)"
 
     def __init__(self, home):
@@ -165,21 +165,18 @@ class UmlDriver(Driver):
             data["image"] = str(image)
         if template.meta.get("init"):
             data["init"] = template.meta["init"]
-        if template.meta.get("os") != "busybox":
-            # nothing else in such a guest reads creature.dhcp=/creature.hostname=, and the driver cannot write
-            # into the shared image: the initramfs does it inside the machine's COW at every boot
-            data["initramfs"] = True
+        # every guest boots through creature's initramfs: the driver cannot write into the shared image, so the
+        # initramfs writes the guest's network, hostname, keys and password into the machine's COW, and starts the agent
+        sdk.write_access(staging, machine.access)
         return data
 
     def _boot_argv(self, machine: Machine, kernel: kernels.Kernel, release: str, tmpdir: str, build: bool) -> list[str]:
         """kernel's command line (build=False: name the initramfs and modules image without making them, for plans)."""
-        initrd = modules = None
-        if command.wants_initramfs(machine):
-            from creature_uml.initramfs import cached_initramfs
-            from creature_uml.modules import image_path, modules_image
+        from creature_uml.initramfs import cached_initramfs
+        from creature_uml.modules import image_path, modules_image
 
-            initrd = cached_initramfs(build)
-            modules = modules_image(kernel, release) if build else image_path(kernel, release)
+        initrd = sdk.boot_initramfs(cached_initramfs(build), machine.dir, build)
+        modules = modules_image(kernel, release) if build else image_path(kernel, release)
         return command.boot_argv(machine, kernel.path, tmpdir, sdk.machine_netns(self.home, machine),
                                  sdk.guest_cmdline(self.home, machine.spec.nics), initrd, modules)
 
@@ -229,6 +226,7 @@ class UmlDriver(Driver):
         kernel, release = self._boot_kernel()
         self._reap(machine)
         argv = self._boot_argv(machine, kernel, release, tmpdir, build=True)
+        sdk.FifoChannel(command.agent_fifos(machine)).make()
         try:
             self._launch(machine, argv, f"{kernel.path} (UML {release}; {kernel.origin})")
         except BaseException:
@@ -325,7 +323,7 @@ class UmlDriver(Driver):
     def _wait_for_init(self, machine: Machine, deadline: float) -> None:
         """Until init runs, the kernel answers ctrl-alt-del with an immediate restart: let init take it over first."""
         # through the initramfs the kernel's "Run /init" names the initramfs's script, not the guest's init
-        line = HANDOVER.encode() if command.wants_initramfs(machine) else INIT_LINE
+        line = HANDOVER.encode()
 
         def init_started():
             try:
@@ -405,6 +403,10 @@ class UmlDriver(Driver):
             if time.monotonic() > deadline or self.state(machine) != State.RUNNING:
                 raise CreatureError(f"UML did not report a pty for the console of {machine.name!r}: {reply!r}")
             time.sleep(0.1)
+
+    def exec(self, machine: Machine, argv: list[str]) -> int:
+        """Through creature's agent, which the initramfs starts on the guest's ttyS1 (UML's mconsole has no exec)."""
+        return sdk.guest_exec(sdk.FifoChannel(command.agent_fifos(machine), f"agent channel of {machine.name!r}"), argv)
 
     def console(self, machine: Machine) -> int:
         from creature_uml.console import attach

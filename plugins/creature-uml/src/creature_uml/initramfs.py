@@ -9,10 +9,9 @@ guests boot without it: their rcS reads creature.dhcp= and creature.hostname= it
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from creature.sdk import base_entries, host_busybox, init_script, shared_cache, write_atomic
+from creature.sdk import base_entries, host_busybox, init_script, initramfs_key, shared_cache, write_atomic
 from creature.sdk import cpio_archive as archive
 
 MODULES_WORD = """\
@@ -39,7 +38,7 @@ INIT = init_script("/dev/ubda", prelude="modules=\n", words=MODULES_WORD, before
 def cached_initramfs(build: bool = True) -> Path:
     """shared_cache()/uml/initramfs-KEY.cpio, built once per /init and host busybox (the key), shared by every home."""
     busybox = host_busybox()
-    key = hashlib.sha256(INIT.encode() + busybox.read_bytes()).hexdigest()[:12]
+    key = initramfs_key(INIT.encode(), busybox.read_bytes())
     folder = shared_cache() / "uml"
     folder.mkdir(mode=0o700, exist_ok=True)
     path = folder / f"initramfs-{key}.cpio"

@@ -45,7 +45,7 @@ class VserverDriver(PlannedDriver):
     priority = 10
     # guests share the host's network stack: addresses, no virtual NICs and no MACs
     data_model = VserverData
-    capabilities = Capabilities(graceful_stop=True, autostart=True, uses_macs=False)
+    capabilities = Capabilities(graceful_stop=True, autostart=True, uses_macs=False, guest_access=True, cloud_init=True)
     description = "Linux-VServer guests (util-vserver)"
     timeouts = {"start": 300, "kill": 60}
 
@@ -61,7 +61,7 @@ class VserverDriver(PlannedDriver):
     def create(self, machine: Machine, template: Template, staging: Path) -> dict:
         xid = xid_of(machine.name)
         run(["cp", "-a", str(template.rootfs), str(staging / "rootfs")], timeout=600)
-        adjust(staging / "rootfs", machine.name)
+        adjust(staging / "rootfs", machine.name, access=machine.access, nocloud=machine.nocloud)
         # a guest shares the host's network stack: a NIC becomes an address on a host device, so only NICs with an IP map
         interfaces = [Interface(ip=nic.ip, dev=nic.network or "eth0") for nic in machine.spec.nics if nic.ip]
         (staging / "vserver").mkdir(mode=0o700)

@@ -102,23 +102,31 @@ def autostart_options(f):
 @autostart_options
 @click.option("--ssh-key", type=click.Path(dir_okay=False, path_type=Path), help="SSH public key file for root's authorized_keys.")
 @click.option("--root-password", envvar="CREATURE_ROOT_PASSWORD", help="Root password (stored only as a hash, in the guest).")
-@click.option("--cloud-init", type=click.Path(dir_okay=False, path_type=Path), help="cloud-init user-data: makes a NoCloud seed for VM drivers.")
+@click.option("--cloud-init", type=click.Path(dir_okay=False, path_type=Path),
+              help="cloud-init user-data (#cloud-config YAML, a #! script, MIME multi-part) for a NoCloud seed.")
+@click.option("--cloud-init-meta-data", "meta_data", type=click.Path(dir_okay=False, path_type=Path),
+              help="cloud-init meta-data (a YAML mapping) for the seed; instance-id and local-hostname default to creature's.")
+@click.option("--cloud-init-network-config", "network_config", type=click.Path(dir_okay=False, path_type=Path),
+              help="cloud-init network-config (version 1 or 2 YAML) for the seed.")
 @_dry_run_option
 @nic_options
 @click.pass_context
-def create(ctx, name, file, driver, template, cpus, memory, autostart, order, delay, ssh_key, root_password, cloud_init, dry_run, nics):
+def create(ctx, name, file, driver, template, cpus, memory, autostart, order, delay, ssh_key, root_password, cloud_init,
+           meta_data, network_config, dry_run, nics):
     """Create machine NAME from a template."""
     data = _spec_from(file, name, {"driver": driver, "template": template, "cpus": cpus, "memory": memory, "autostart": autostart,
                                    "autostart_order": order, "autostart_delay": delay, "nics": nics})
     if "template" not in data:
         raise InputError("a machine needs a template: --template NAME (see `creature template list`)")
     from creature.builtin.guest.adjust import Access
+    from creature.builtin.guest.nocloud import NoCloud
 
     access = Access.of(ssh_key, root_password)
+    nocloud = NoCloud.read(cloud_init, meta_data, network_config)
     if dry_run:
-        _print_plan(api(ctx).plan_create(data))
+        _print_plan(api(ctx).plan_create(data, access=access, cloud_init=nocloud))
         return 0
-    info = api(ctx).create(data, access=access, cloud_init=cloud_init)
+    info = api(ctx).create(data, access=access, cloud_init=nocloud)
     click.echo(f"machine {info.name} created ({info.driver}, from {info.template}, clone: {info.clone or 'none'})")
 
 

@@ -27,6 +27,7 @@ class Access:
 
     ssh_keys: tuple[str, ...] = ()
     root_password_hash: str | None = None
+    key_file: str | None = None  # where the keys came from (`creature ssh` logs in with the private key beside it)
 
     @classmethod
     def of(cls, ssh_key_file: str | os.PathLike | None = None, root_password: str | None = None) -> Access:
@@ -47,7 +48,11 @@ class Access:
             if not root_password or "\n" in root_password:
                 raise InputError("the root password must be one non-empty line")
             hashed = hash_password(root_password)
-        return cls(ssh_keys=keys, root_password_hash=hashed)
+        return cls(ssh_keys=keys, root_password_hash=hashed,
+                   key_file=str(Path(ssh_key_file).absolute()) if ssh_key_file is not None else None)
+
+    def __bool__(self) -> bool:
+        return bool(self.ssh_keys or self.root_password_hash)
 
 
 def hash_password(password: str) -> str:
@@ -183,8 +188,9 @@ def _disable_udev(base: Path, root: Path) -> None:
 
 
 def adjust(root: Path, name: str, nics: Sequence = (), *, base: Path | None = None, container: bool = False,
-           access: Access | None = None) -> None:
-    """Configure a cloned guest: hostname, /etc/hosts, DHCP or static network per NIC, no udev in containers, SSH keys, root password.
+           access: Access | None = None, nocloud=None) -> None:
+    """Configure a cloned guest: hostname, /etc/hosts, DHCP or static network per NIC, no udev in containers, SSH keys,
+    root password, cloud-init's NoCloud seed folder (nocloud: creature.builtin.guest.nocloud.NoCloud).
 
     root is where files are written (a rootfs, or an overlay's upper folder); base is the template's
     rootfs it is layered on (default: root), read to learn what the guest is.
@@ -196,6 +202,11 @@ def adjust(root: Path, name: str, nics: Sequence = (), *, base: Path | None = No
     _write(root, "etc/network/interfaces", interfaces_text(network_configs(name, nics), debian))
     if container:
         _disable_udev(base, root)
+    if nocloud is not None:
+        from creature.builtin.guest.nocloud import seed_files
+
+        for rel, text in seed_files(nocloud, name).items():
+            _write(root, rel, text, 0o600, dir_mode=0o700)  # user-data may hold secrets: root's only
     if access is None:
         return
     if access.ssh_keys:

@@ -2,8 +2,11 @@
 
 Its /init mounts the root disk, writes there the NIC configuration and hostname the kernel command line
 asks for (creature.dhcp=, creature.ip=, creature.hostname=), gives NICs the names creature.ifname=OLD:NEW
-asks for (the names persist: they belong to the kernel), and switch_roots into the guest's init. A
-driver adds what only it needs (QEMU: module loading, the ACPI power button) as shell fragments.
+asks for (the names persist: they belong to the kernel), writes the SSH keys and root password hash a
+machine was created with (creature.builtin.guest.access: an archive appended to the initramfs, never the
+command line), starts creature's guest agent on the channel creature.agent= names (creature.builtin.guest.agent)
+unless the guest brings qemu-ga, and switch_roots into the guest's init. A driver adds what only it needs
+(QEMU: module loading, the ACPI power button) as shell fragments.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import stat
 from pathlib import Path
 
+from creature.builtin.guest.agent import SCRIPT as AGENT_SCRIPT
 from creature.errors import CreatureError
 from creature.procs import which
 
@@ -29,7 +33,7 @@ mount -t sysfs sysfs /sys
 """
 
 _PARSE = """\
-root={root} init=/sbin/init rw=rw dhcp= static= hostname= keep_dev= acpi=
+root={root} init=/sbin/init rw=rw dhcp= static= hostname= keep_dev= acpi= agent=
 for word in $(cat /proc/cmdline); do
   case "$word" in
     root=*) root="${{word#root=}}";;
@@ -38,6 +42,7 @@ for word in $(cat /proc/cmdline); do
     creature.hostname=*) hostname="${{word#creature.hostname=}}";;
     creature.dhcp=*) dhcp="$(echo "${{word#creature.dhcp=}}" | tr , ' ')";;
     creature.ip=*) static="$static ${{word#creature.ip=}}";;
+    creature.agent=*) agent="${{word#creature.agent=}}";;
     creature.ifname=*) pair="${{word#creature.ifname=}}"; ip link set "${{pair%%:*}}" name "${{pair#*:}}" 2>/dev/null;;
 """
 
@@ -64,6 +69,58 @@ fi
 # sends it with its request); rewritten only when it differs, so the copy-on-write disk does not grow each boot
 if [ -n "$hostname" ] && [ -f /newroot/etc/hostname ] && [ "$(cat /newroot/etc/hostname)" != "$hostname" ]; then
   echo "$hostname" > /newroot/etc/hostname
+fi
+[ -z "$hostname" ] || hostname "$hostname"  # already now: the agent may run commands before the guest's init sets it
+# SSH keys and the root password hash come in an archive creature appended to this initramfs (never on the command
+# line): written once per machine (the id marks it done), so what is changed later inside the guest stays
+if [ -f /creature/access/id ] && ! cmp -s /creature/access/id /newroot/var/lib/creature/access-id; then
+  home="$(awk -F: '$1 == "root" { print $6; exit }' /newroot/etc/passwd 2>/dev/null)"
+  case "$home" in /*) ;; *) home=/root;; esac
+  if [ -f /creature/access/authorized_keys ]; then
+    mkdir -p "/newroot$home/.ssh" && chmod 700 "/newroot$home/.ssh"
+    cp /creature/access/authorized_keys "/newroot$home/.ssh/authorized_keys" && chmod 600 "/newroot$home/.ssh/authorized_keys"
+  fi
+  if [ -f /creature/access/root-hash ]; then
+    file=/newroot/etc/shadow; [ -f "$file" ] || file=/newroot/etc/passwd
+    # cat > keeps the file's owner and mode (Debian's shadow is root:shadow 0640)
+    awk -F: -v OFS=: -v hash="$(cat /creature/access/root-hash)" -v shadow="${file##*/}" \\
+      '$1 == "root" { $2 = hash; found = 1 } { print } END { if (!found && shadow == "shadow") print "root:" hash ":19000:0:99999:7:::" }' \\
+      "$file" > /access.new && cat /access.new > "$file"
+  fi
+  mkdir -p /newroot/var/lib/creature && cp /creature/access/id /newroot/var/lib/creature/access-id
+  echo "creature-initramfs: SSH keys and root password written"
+fi
+"""
+
+_AGENT = """\
+# creature.agent=PORT (a virtio-serial port's name) or =DEVICE: where exec requests come (creature.builtin.guest.agent).
+# qemu-ga finds its port by name under /dev/virtio-ports, which udev makes and these guests may lack: made here.
+if [ -n "$agent" ]; then
+  device=; case "$agent" in /dev/*) device="$agent";; esac
+  for i in $(seq 100); do
+    for name in /sys/class/virtio-ports/*/name; do
+      [ -f "$name" ] || continue
+      port="${name%/name}"; port="${port##*/}"
+      mkdir -p /dev/virtio-ports && ln -sf "../$port" "/dev/virtio-ports/$(cat "$name")"
+      [ "$(cat "$name")" = "$agent" ] && device="/dev/$port"
+    done
+    [ -n "$device" ] && [ -e "$device" ] && break
+    sleep 0.05
+  done
+  if [ -z "$device" ] || [ ! -e "$device" ]; then
+    echo "creature-initramfs: no agent channel $agent"
+  elif [ "${device#/dev/vport}" != "$device" ] && [ -x /newroot/usr/sbin/qemu-ga ]; then
+    echo "creature-initramfs: the guest's own qemu-ga is to answer on $agent"
+  else
+    # kept on a tmpfs outside the root that switch_root empties; its commands run in init's root (the guest's)
+    mkdir -p /agent && mount -t tmpfs -o mode=0700 agent /agent && mkdir /agent/bin /agent/proc
+    cp /bin/busybox /agent/bin/busybox && /agent/bin/busybox --install -s /agent/bin && cp /bin/creature-agent /agent/agent
+    mount -t proc proc /agent/proc
+    PATH=/agent/bin setsid /agent/bin/sh /agent/agent "$device" /agent/proc/1/root /agent/run /agent/proc/1/exe \
+      </dev/null >/dev/null 2>&1 &
+    keep_dev=1  # the agent keeps its device open on the first devtmpfs
+    echo "creature-initramfs: creature's agent answers on $agent"
+  fi
 fi
 """
 
@@ -105,7 +162,7 @@ fi
 def init_script(root: str, prelude: str = "", words: str = "", before_mount: str = "", before_handover: str = "") -> str:
     """/init for root device root; the fragments are a driver's shell lines (words: extra `case` arms for /proc/cmdline)."""
     return (_HEAD + prelude + _PARSE.format(root=root) + words + _MOUNT + before_mount + _CONFIGURE
-            + before_handover + _HANDOVER.format(handover=HANDOVER))
+            + before_handover + _AGENT + _HANDOVER.format(handover=HANDOVER))
 
 
 def _newc(name: str, mode: int, data: bytes, rdev: tuple[int, int], ino: int) -> bytes:
@@ -117,11 +174,12 @@ def _newc(name: str, mode: int, data: bytes, rdev: tuple[int, int], ino: int) ->
 
 
 def base_entries(busybox: Path, init: str) -> list[tuple[str, int, bytes]]:
-    """The (name, mode, data) entries every such initramfs has: the folders /init uses, busybox and /init."""
+    """The (name, mode, data) entries every such initramfs has: the folders /init uses, busybox, the agent and /init."""
     folders = ("dev", "bin", "proc", "sys", "newroot")
     return [*((name, stat.S_IFDIR | 0o755, b"") for name in folders),
             ("dev/console", stat.S_IFCHR | 0o600, b""),
             ("bin/busybox", stat.S_IFREG | 0o755, busybox.read_bytes()),
+            ("bin/creature-agent", stat.S_IFREG | 0o755, AGENT_SCRIPT.encode()),
             ("init", stat.S_IFREG | 0o755, init.encode())]
 
 
@@ -133,6 +191,13 @@ def archive(entries: list[tuple[str, int, bytes]]) -> bytes:
         rdev = (5, 1) if name == "dev/console" else (0, 0)
         out += _newc(name, mode, data, rdev, ino)
     return out + _newc("TRAILER!!!", 0, b"", (0, 0), 0)
+
+
+def initramfs_key(*parts: bytes) -> str:
+    """A cache key for an initramfs made of base_entries and parts (/init, busybox, modules...): what the base adds counts too."""
+    import hashlib
+
+    return hashlib.sha256(AGENT_SCRIPT.encode() + b"".join(parts)).hexdigest()[:12]
 
 
 def host_busybox() -> Path:
