@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 class Capabilities:
     """What a driver can do; the core checks these before calling, the docs' support matrix shows them.
 
-    console, exec and remote each name the Driver method behind them (remote: reach(), for machines on other
-    hosts); the conformance kit checks that a driver implements exactly the methods it declares.
+    console, exec, remote, snapshot and export each name the Driver methods behind them (METHODS); the conformance
+    kit checks that a driver implements exactly the methods it declares. snapshot_running: a running machine can be
+    snapshotted consistently; snapshot_memory: such a snapshot holds its memory too (restored, it runs on from there).
     """
 
     console: bool = False
@@ -32,13 +33,18 @@ class Capabilities:
     networks: bool = False
     vm: bool = False
     uses_macs: bool = True  # False: guests share the host's network stack (VServer), there is no NIC to give a MAC
+    snapshot: bool = False
+    snapshot_running: bool = False
+    snapshot_memory: bool = False
+    export: bool = False
 
     def to_dict(self) -> dict[str, bool]:
         return asdict(self)
 
 
-# capability -> the Driver method behind it (the conformance kit checks each driver against this)
-METHODS = {"console": "console", "exec": "exec", "remote": "reach"}
+# capability -> the Driver methods behind it (the conformance kit checks each driver against this)
+METHODS = {"console": ("console",), "exec": ("exec",), "remote": ("reach",), "export": ("export_root",),
+           "snapshot": ("snapshot_create", "snapshot_restore", "snapshot_remove", "snapshot_list")}
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,32 @@ class Driver:
 
     def exec(self, machine: Machine, argv: list[str]) -> int:
         """Run argv inside the running guest with the caller's stdio; return its exit status."""
+        raise NotImplementedError
+
+    def snapshot_create(self, machine: Machine, snap: str, folder: Path, running: bool) -> dict:
+        """(capability snapshot) Save the machine's disks (running: with its memory, if snapshot_memory) as snap.
+
+        folder: the snapshot's own empty folder, put in place by the core only when this returns; native snapshots
+        are named snap. Return {"memory": bool, "size": bytes the snapshot takes outside folder}.
+        """
+        raise NotImplementedError
+
+    def snapshot_restore(self, machine: Machine, snap: str, folder: Path, memory: bool) -> None:
+        """(capability snapshot) Put the disks back as snap saved them, all or nothing; with memory the machine then
+        runs on from the saved moment (started if it was stopped: the core has plugged its NICs)."""
+        raise NotImplementedError
+
+    def snapshot_remove(self, machine: Machine, snap: str, folder: Path) -> None:
+        """(capability snapshot) Delete what snap holds outside folder (the core removes folder); gone already is fine."""
+        raise NotImplementedError
+
+    def snapshot_list(self, machine: Machine) -> list[str]:
+        """(capability snapshot) Names of the native snapshots the hypervisor holds ([] where they are only files)."""
+        raise NotImplementedError
+
+    def export_root(self, machine: Machine, scratch: Path) -> tuple[str, Path]:
+        """(capability export) The stopped machine's root flattened: ("rootfs", folder) or ("qcow2", image), made in
+        scratch unless it already exists whole; the caller removes scratch."""
         raise NotImplementedError
 
 

@@ -46,6 +46,9 @@ _NAMES = {
     "remove_taps": "creature.builtin.networks.vmnics", "taps_plan": "creature.builtin.networks.vmnics",
     "guest_cmdline": "creature.builtin.networks.vmnics", "machine_netns": "creature.builtin.networks.vmnics",
     "bridge_for": "creature.builtin.networks.vmnics", "guest_nics": "creature.builtin.networks.vmnics",
+    # snapshots kept as files
+    "CopySnapshots": "creature.builtin.snapshots.files", "copy_into": "creature.builtin.snapshots.files",
+    "swap_in": "creature.builtin.snapshots.files", "exchange": "creature.builtin.snapshots.files",
     # other hosts
     "host_uri": "creature.builtin.remote.hosts",
 }

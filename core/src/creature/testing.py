@@ -235,16 +235,20 @@ class DriverConformance:
         assert probe.usable == all(c.ok for c in probe.checks)
 
     def test_capabilities_match_methods(self, creature_api):
-        """Each method-backed capability (console, exec, remote: reach) is declared exactly when its method is written."""
+        """Each method-backed capability (console, exec, remote, snapshot, export) is declared exactly when its methods are."""
         from creature.drivers import METHODS, Driver
 
         driver = creature_api.driver(self.driver)
-        for capability, method in METHODS.items():
-            implemented = getattr(type(driver), method) is not getattr(Driver, method)
-            assert implemented == getattr(driver.capabilities, capability), (
-                f"capability {capability}={getattr(driver.capabilities, capability)} but {method}() is "
-                f"{'implemented' if implemented else 'not implemented'}"
-            )
+        for capability, methods in METHODS.items():
+            for method in methods:
+                implemented = getattr(type(driver), method) is not getattr(Driver, method)
+                assert implemented == getattr(driver.capabilities, capability), (
+                    f"capability {capability}={getattr(driver.capabilities, capability)} but {method}() is "
+                    f"{'implemented' if implemented else 'not implemented'}"
+                )
+        caps = driver.capabilities
+        assert caps.snapshot or not caps.snapshot_running, "snapshot_running without snapshot"
+        assert caps.snapshot_running or not caps.snapshot_memory, "snapshot_memory without snapshot_running"
 
     def test_create_data_matches_the_data_model(self, creature_api, tmp_path):
         """What create() returns has only the keys, of the types, the driver's data_model declares (a dry run: any host)."""

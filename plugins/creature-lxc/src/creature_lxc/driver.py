@@ -6,12 +6,14 @@ import json
 import math
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from creature.sdk import (
     Capabilities,
     Check,
     CommandFailed,
+    CopySnapshots,
     CreatureError,
     Driver,
     HostFacts,
@@ -87,14 +89,16 @@ class LxcData(MachineData, total=False):
     pass  # the core's keys (clone) are all it keeps
 
 
-class LxcDriver(Driver):
+class LxcDriver(CopySnapshots, Driver):
     """LXC system containers through the lxc-* tools, each under the creature home's lxcpath."""
 
     name = "lxc"
     priority = 50
     mac_prefix = "00:16:3e"
     data_model = LxcData
-    capabilities = Capabilities(console=True, exec=True, cow_clone=True, graceful_stop=True, autostart=True, networks=True)
+    # snapshots: copies of the overlay's upper folder (or the copied rootfs); a running container is frozen meanwhile
+    capabilities = Capabilities(console=True, exec=True, cow_clone=True, graceful_stop=True, autostart=True, networks=True,
+                                snapshot=True, snapshot_running=True, export=True)
     description = "LXC system containers (lxc-* tools)"
 
     @property
@@ -227,6 +231,27 @@ class LxcDriver(Driver):
         if action == "destroy":
             return []  # nothing outside the machine's folder, which the core removes
         raise NotImplementedError(action)
+
+    def _root(self, machine: Machine) -> Path:
+        """What the container changed: the overlay's upper folder, or the whole rootfs of a copied clone."""
+        return machine.dir / ("delta" if machine.data.get("clone", "overlayfs") == "overlayfs" else "rootfs")
+
+    def snapshot_paths(self, machine: Machine) -> list[Path]:
+        return [self._root(machine)]
+
+    @contextmanager
+    def snapshot_frozen(self, machine: Machine):
+        """lxc-freeze (the freezer cgroup) for the copy, lxc-unfreeze after it, whatever happened."""
+        run(self._argv("lxc-freeze", machine), timeout=60)
+        try:
+            yield
+        finally:
+            run(self._argv("lxc-unfreeze", machine), timeout=60)
+
+    def export_root(self, machine: Machine, scratch: Path) -> tuple[str, Path]:
+        """The overlay's upper folder (merged over the template by the caller), or the copied rootfs."""
+        root = self._root(machine)
+        return ("overlay" if root.name == "delta" else "rootfs"), root
 
     def exec(self, machine: Machine, argv: list[str]) -> int:
         full = self._argv("lxc-attach", machine, "--clear-env", "-v", f"PATH={GUEST_PATH}", "-v", "TERM=xterm", "--", *argv)

@@ -14,6 +14,7 @@ from creature.sdk import (
     HANDOVER,
     Capabilities,
     Check,
+    CopySnapshots,
     CreatureError,
     Driver,
     HostFacts,
@@ -74,14 +75,17 @@ class UmlData(MachineData, total=False):
     initramfs: bool
 
 
-class UmlDriver(Driver):
+class UmlDriver(CopySnapshots, Driver):
     """User Mode Linux: the guest kernel is an ordinary host process, its disk a UML COW file over the template image."""
 
     name = "uml"
     priority = 30
     mac_prefix = "fe:fd:00"  # UML's own locally administered prefix
     data_model = UmlData
-    capabilities = Capabilities(console=True, exec=False, cow_clone=True, graceful_stop=True, autostart=True, vm=True, networks=True)
+    # snapshots: copies of the machine's COW file (its backing image is the template's, never written); UML has no way
+    # to hold a running guest still or save its memory, so running machines are refused
+    capabilities = Capabilities(console=True, exec=False, cow_clone=True, graceful_stop=True, autostart=True, vm=True, networks=True,
+                                snapshot=True, export=True)
     description = "User Mode Linux (linux.uml: a fetched newer kernel, or the Debian package user-mode-linux)"
 
     def __init__(self, home):
@@ -391,6 +395,18 @@ class UmlDriver(Driver):
         kill = command.kill_argv(pgid)
         unplug = sdk.taps_plan(self.home, machine, "remove")
         return [self._mconsole_argv(machine, "cad"), kill, *unplug] if action == "stop" else [kill, *unplug]
+
+    def snapshot_paths(self, machine: Machine) -> list[Path]:
+        return [command.cow_file(machine)]
+
+    def export_root(self, machine: Machine, scratch: Path) -> tuple[str, Path]:
+        """The COW file merged with its backing image (uml_moo), as a compact qcow2."""
+        merged, flat = scratch / "disk.raw", scratch / "disk.qcow2"
+        run([command.tool("uml_moo", "uml-utilities"), str(command.cow_file(machine)), str(merged)], timeout=3600)
+        run([command.tool("qemu-img", "qemu-utils"), "convert", "-q", "-f", "raw", "-O", "qcow2", str(merged), str(flat)],
+            timeout=3600)
+        merged.unlink()
+        return "qcow2", flat
 
     def console_device(self, machine: Machine, timeout: float = BOOT_TIMEOUT) -> str:
         """The host pty of the guest's tty1, as UML reports it over mconsole once the guest has opened the line."""
