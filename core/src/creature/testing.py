@@ -29,6 +29,7 @@ import pytest
 
 from creature.errors import CreatureError
 from creature.testing_console import ConsoleSession  # noqa: F401 (part of the kit: creature.testing.ConsoleSession)
+from creature.testing_snapshots import SnapshotConformance
 
 
 def required_drivers() -> set[str]:
@@ -190,7 +191,7 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "co
 
 
 
-class DriverConformance:
+class DriverConformance(SnapshotConformance):
     """The lifecycle every driver must pass, through the Python API and through the CLI.
 
     Subclasses set `driver`, and may set the template method and options,

@@ -45,6 +45,10 @@ class TestUmlDebianConformance(DriverConformance):
             creature_api.templates.build(name, self.template_method, dict(self.template_options))
         return name
 
+    def test_snapshot_restore_guest_sees_first_content(self):
+        pytest.skip("UML snapshots are tested with the busybox guest (TestUmlConformance): a Debian guest's console asks"
+                    " for a root password, and UML machines take none at create")
+
     def test_debian_boots_to_its_init(self, creature_api, template):
         api = creature_api
         api.create({"name": "deb", "driver": "uml", "template": template, "memory": "192M"})
