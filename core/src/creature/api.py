@@ -380,22 +380,10 @@ class Creature:
 
     @cached_property
     def snapshots(self):
-        """Snapshots of this home's machines: create, list, restore, remove (creature.builtin.snapshots)."""
+        """Snapshots (create, list, restore, remove), export and import of this home's machines (creature.builtin.snapshots)."""
         from creature.builtin.snapshots.snapshots import Snapshots
 
         return Snapshots(self)
-
-    def export(self, name: str, output: str, compression: str = "zstd") -> dict:
-        """Write a stopped machine to one archive ('-': stdout); see creature.builtin.snapshots.archive."""
-        from creature.builtin.snapshots.archive import export
-
-        return export(self, name, output, compression)
-
-    def import_(self, archive: str, name: str | None = None, keep_macs: bool = False) -> MachineInfo:
-        """Recreate an exported machine in this home (new MACs unless keep_macs); see creature.builtin.snapshots.archive."""
-        from creature.builtin.snapshots.archive import import_
-
-        return import_(self, archive, name, keep_macs)
 
     def doctor(self, fix: bool = False) -> list[dict]:
         """Leftovers of interrupted work (creature.builtin.doctor.repair); with fix, removed."""

@@ -17,14 +17,14 @@ class SnapshotConformance:
     def _guest(self, cli, name: str, command: str) -> str:
         """Run a shell command line in the running guest: through exec where the driver has it, else its console."""
         from creature.api import Creature
-        from creature.testing import wait_until
 
         caps = Creature(cli.home).driver(self.driver).capabilities
         if caps.exec:
-            def attempt():
-                r = cli("exec", name, "--", "sh", "-c", command)
-                return r if r.code == 0 else None
-            return wait_until(attempt, self.boot_timeout, 0.5, f"exec in {name}").out
+            deadline = time.monotonic() + self.boot_timeout
+            while (r := cli("exec", name, "--", "sh", "-c", command)).code != 0:
+                assert time.monotonic() < deadline, f"exec {command!r} in {name} failed for {self.boot_timeout} s: {r.err}"
+                time.sleep(0.5)
+            return r.out
         with ConsoleSession.attach(cli.home, name, timeout=self.boot_timeout) as console:
             console.login(self.boot_timeout)
             status, out = console.run(command, 120)

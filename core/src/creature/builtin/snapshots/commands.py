@@ -71,7 +71,7 @@ def export(ctx, name, output, compression):
     """Write stopped machine NAME (spec, NICs, root flattened, checksums) to one archive."""
     from creature.output import status
 
-    api(ctx).export(name, output, compression)
+    api(ctx).snapshots.export(name, output, compression)
     if output != "-":
         status(f"exported {name} to {output}")
 
@@ -85,7 +85,7 @@ def import_(ctx, archive, new_name, keep_macs):
     """Recreate the machine of ARCHIVE (a file, or - for stdin) in this home; a damaged archive imports nothing."""
     from creature.output import status
 
-    info = api(ctx).import_(archive, new_name, keep_macs)
+    info = api(ctx).snapshots.import_(archive, new_name, keep_macs)
     status(f"imported {info.name} ({info.driver}, template {info.template})")
 
 

@@ -8,6 +8,7 @@ import ctypes.util
 import os
 from pathlib import Path
 
+from creature.checkpoints import checkpoint
 from creature.errors import CreatureError
 from creature.procs import run
 from creature.records import Machine
@@ -45,6 +46,7 @@ def swap_in(machine: Machine, saved: Path, target: Path) -> None:
         staged = copy_into(saved, work)
         if target.name != saved.name:
             staged = staged.rename(work / target.name)
+        checkpoint("restore.swap")
         if target.exists() or target.is_symlink():
             exchange(staged, target)
         else:

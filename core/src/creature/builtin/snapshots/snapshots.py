@@ -116,6 +116,18 @@ class Snapshots:
             remove_tree(work)
             self.api.inventory.add_event(name, "snapshot-removed", snap)
 
+    def export(self, name: str, output: str, compression: str = "zstd") -> dict:
+        """Write a stopped machine to one archive ('-': stdout); see archive.py."""
+        from creature.builtin.snapshots.archive import export
+
+        return export(self.api, name, output, compression)
+
+    def import_(self, archive: str, name: str | None = None, keep_macs: bool = False):
+        """Recreate an exported machine in this home (new MACs unless keep_macs); see archive.py."""
+        from creature.builtin.snapshots.archive import import_
+
+        return import_(self.api, archive, name, keep_macs)
+
     def leftovers(self, fix: bool = False) -> list[dict]:
         """Interrupted snapshot work of every machine (doctor): work folders, and native snapshots with no record."""
         problems = []
