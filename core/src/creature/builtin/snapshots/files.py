@@ -20,7 +20,8 @@ AT_FDCWD = -100
 
 def copy_into(source: Path, folder: Path) -> Path:
     """Copy a file or folder into folder, keeping owners, modes, links and holes (reflinked where the filesystem can)."""
-    run(["cp", "-a", "--reflink=auto", "--sparse=always", str(source), str(folder)], timeout=3600)
+    # --sparse=auto (cp's default): a sparse disk file stays sparse, without scanning every block of the others for zeros
+    run(["cp", "-a", "--reflink=auto", str(source), str(folder)], timeout=3600)
     return folder / source.name
 
 

@@ -76,7 +76,8 @@ def open_output(output: str, compression: str):
         else:
             sink = raw
         yield sink
-        sink.close()
+        if sink is not raw:
+            sink.close()
         if proc is not None and proc.wait() != 0:
             raise CreatureError(f"zstd failed (exit {proc.returncode}) writing {output}")
         raw.flush()
