@@ -1,0 +1,35 @@
+"""An imported machine gets new MACs and addresses on its networks, unless --keep-macs; and its guest uses them."""
+
+from creature.testing import snapshot, wait_until
+
+
+def _nics(cli, name):
+    return [(n["network"], n["mac"], n["ip"]) for n in cli.ok("show", name, "--format", "json").json()["nics"]]
+
+
+def test_import_gets_new_macs_unless_kept(ncli, busybox, tmp_path):
+    cli = ncli
+    cli.ok("network", "create", "lan", "--subnet", "10.81.0.0/24")
+    cli.ok("create", "web", "--driver", "lxc", "--template", busybox, "--network", "lan")
+    cli.ok("start", "web")
+    cli.ok("stop", "web")
+    archive = tmp_path / "web.tar.zst"
+    cli.ok("export", "web", "-o", str(archive))
+    [(_, mac, ip)] = _nics(cli, "web")
+    # into the same home, beside the original: new MAC and address
+    cli.ok("import", str(archive), "--name", "copy")
+    [(network, new_mac, new_ip)] = _nics(cli, "copy")
+    assert network == "lan" and new_mac != mac and new_ip != ip and new_mac.startswith("00:16:3e:")
+    cli.ok("start", "copy")
+    assert new_mac in cli.ok("exec", "copy", "--", "cat", "/sys/class/net/eth0/address").out
+    wait_until(lambda: new_ip in cli("exec", "copy", "--", "ip", "-4", "addr", "show", "eth0").out, 30, 0.5,
+               "the copy's DHCP lease at its own reservation")
+    # keeping the MACs beside the original is refused (they are in use), and changes nothing
+    before = snapshot(cli.home)
+    clash = cli("import", str(archive), "--name", "twin", "--keep-macs")
+    assert clash.code == 2 and "already used by machine 'web'" in clash.err, clash.err
+    assert snapshot(cli.home) == before
+    # once the original is gone, --keep-macs brings its MAC and address back
+    cli.ok("destroy", "web")
+    cli.ok("import", str(archive), "--keep-macs")
+    assert _nics(cli, "web") == [("lan", mac, ip)]
