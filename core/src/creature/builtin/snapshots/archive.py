@@ -59,8 +59,16 @@ class _Hashing:
         return data
 
 
+def _local(api, what: str) -> None:
+    from creature.builtin.remote.hosts import host_uri
+
+    if host_uri(api.home):
+        raise InputError(f"{what} reads and writes the machine's files: run it on the machine's own host")
+
+
 def export(api, name: str, output: str, compression: str = "zstd") -> dict:
     """Write machine name (stopped) to output (a path, or '-' for stdout) as one archive; return its manifest."""
+    _local(api, "export")
     machine = api.machine(name)
     driver = api.usable_driver(machine.driver)
     require(driver, "export", "export")
@@ -187,6 +195,7 @@ def _new_spec(api, manifest: dict, name: str | None, keep_macs: bool, template: 
 
 def import_(api, source: str, name: str | None = None, keep_macs: bool = False):
     """Recreate the machine of an archive in this home (under name); a damaged archive imports nothing (exit 2)."""
+    _local(api, "import")
     if name is not None:
         check_name("machine", name)
     staging = None

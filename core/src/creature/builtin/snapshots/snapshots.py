@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 
+from creature.builtin.snapshots import store
+from creature.builtin.snapshots.store import Snapshot
 from creature.checkpoints import checkpoint
 from creature.drivers import require
 from creature.errors import CreatureError, InputError
@@ -16,9 +18,6 @@ from creature.home import write_private
 from creature.names import check_name
 from creature.state import ADDRESSED
 from creature.templates import remove_tree, tree_size
-
-from creature.builtin.snapshots import store
-from creature.builtin.snapshots.store import Snapshot
 
 
 class Snapshots:
@@ -28,8 +27,14 @@ class Snapshots:
         self.api = api
 
     def _driver(self, machine):
+        from creature.builtin.remote.hosts import host_uri
+        from creature.builtin.snapshots.files import CopySnapshots
+
         driver = self.api.usable_driver(machine.driver)
         require(driver, "snapshot", "snapshots")
+        if isinstance(driver, CopySnapshots) and host_uri(self.api.home):
+            # its snapshots are copies of files on the machine's own host: made there, not through a URI
+            raise InputError(f"driver {driver.name!r} snapshots by copying the machine's files: run it on that host")
         return driver
 
     def list(self, name: str) -> list[Snapshot]:
