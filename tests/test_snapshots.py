@@ -223,3 +223,34 @@ def _flip(data: bytearray) -> bytes:
     damaged = bytearray(data)
     damaged[len(damaged) * 2 // 3] ^= 0xFF
     return bytes(damaged)
+
+
+def _peak_rss_mib(argv: list[str], stdin=None) -> float:
+    """Run argv to its end and return its peak resident memory (its own, not its children's) in MiB."""
+    proc = subprocess.Popen(argv, stdin=stdin or subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, proc.stderr.read().decode()
+    return usage.ru_maxrss / 1024
+
+
+def test_export_and_import_stream_in_bounded_memory(creature_cli, busybox, tmp_path):
+    """A 512 MiB file goes out and back in with creature's own memory far below its size (gzip: all in-process)."""
+    from creature.testing import cleanup_home, make_home
+
+    cli = creature_cli
+    cli.ok("create", "big", "--driver", "lxc", "--template", busybox)
+    blob = cli.home / "machines" / "big" / "delta" / "blob"
+    with open(blob, "wb") as f:
+        for _ in range(512):
+            f.write(os.urandom(4096) * 256)  # 1 MiB that compresses, unlike zeros skipped as holes
+    archive = tmp_path / "big.tar.gz"
+    base = [sys.executable, "-m", "creature"]
+    exported = _peak_rss_mib([*base, "--home", str(cli.home), "export", "big", "-o", str(archive), "--compression", "gzip"])
+    other = make_home()
+    try:
+        imported = _peak_rss_mib([*base, "--home", str(other), "import", str(archive)])
+        assert (other / "templates" / "big-import" / "rootfs" / "blob").stat().st_size == 512 * 1024 * 1024
+    finally:
+        cleanup_home(other)
+    assert exported < 150 and imported < 150, f"peak memory: export {exported:.0f} MiB, import {imported:.0f} MiB"

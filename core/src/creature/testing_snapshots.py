@@ -35,7 +35,7 @@ class SnapshotConformance:
 
     def _need_shell(self) -> None:
         if not self.guest_shell:
-            pytest.skip(f"{type(self).__name__}: its guest gives no root shell without a password (guest_shell = False)")
+            pytest.skip(f"{type(self).__name__} sets guest_shell = False: its guests give the suite no root shell (its comment says why)")
 
     def _write(self, cli, name: str, text: str) -> None:
         assert self._guest(cli, name, f"echo {text} > {PROOF} && sync && cat {PROOF}").strip().endswith(text)
