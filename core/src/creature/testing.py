@@ -168,6 +168,14 @@ def creature_cli(creature_home) -> CLI:
 
 
 @pytest.fixture
+def other_creature_cli() -> CLI:
+    """The command line of a second temporary home (moving machines between homes), cleaned up like creature_home."""
+    home = make_home()
+    yield CLI(home)
+    cleanup_home(home)
+
+
+@pytest.fixture
 def creature_api(creature_home):
     """A creature.api.Creature on creature_home."""
     from creature.api import Creature

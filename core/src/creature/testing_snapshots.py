@@ -106,12 +106,11 @@ class SnapshotConformance:
         assert self._read(cli, name) == "running-first"
         cli.ok("snapshot", "rm", name, "live")
 
-    def test_export_import_guest_keeps_its_files(self, creature_cli, template, tmp_path):
+    def test_export_import_guest_keeps_its_files(self, creature_cli, other_creature_cli, template, tmp_path):
         """A machine exported after it ran, imported into another home under a new name, boots with its files."""
         from creature.api import Creature
-        from creature.testing import CLI, cleanup_home, make_home
 
-        cli, name = creature_cli, "conf-exp"
+        cli, other, name = creature_cli, other_creature_cli, "conf-exp"
         if not Creature(cli.home).driver(self.driver).capabilities.export:
             pytest.skip(f"driver {self.driver} declares no export (capability export)")
         self._need_shell()
@@ -121,14 +120,10 @@ class SnapshotConformance:
         cli.ok("stop", name, "--timeout", str(self.stop_timeout))
         archive = tmp_path / "machine.tar.zst"
         cli.ok("export", name, "-o", str(archive))
-        other = CLI(make_home())
-        try:
-            other.ok("import", str(archive), "--name", "conf-imp")
-            row = other.ok("show", "conf-imp", "--format", "json").json()
-            assert (row["driver"], row["state"], row["template"]) == (self.driver, "stopped", "conf-imp-import")
-            other.ok("start", "conf-imp")
-            assert self._read(other, "conf-imp") == "exported"
-            assert self._guest(other, "conf-imp", "hostname").strip().splitlines()[-1] == "conf-imp"
-            other.ok("stop", "conf-imp", "--timeout", str(self.stop_timeout))
-        finally:
-            cleanup_home(other.home)
+        other.ok("import", str(archive), "--name", "conf-imp")
+        row = other.ok("show", "conf-imp", "--format", "json").json()
+        assert (row["driver"], row["state"], row["template"]) == (self.driver, "stopped", "conf-imp-import")
+        other.ok("start", "conf-imp")
+        assert self._read(other, "conf-imp") == "exported"
+        assert self._guest(other, "conf-imp", "hostname").strip().splitlines()[-1] == "conf-imp"
+        other.ok("stop", "conf-imp", "--timeout", str(self.stop_timeout))
