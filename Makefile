@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 PLUGINS := $(sort $(wildcard plugins/creature-*))
 # Hypervisors and the tools the drivers and their tests use, all from Debian.
-APT_PACKAGES := lxc busybox-static iproute2 e2fsprogs python3-venv python3-dev debootstrap xorriso genisoimage openssl libxenmisc4.17 qemu-utils qemu-system-x86 linux-image-amd64 systemd cpio kmod user-mode-linux uml-utilities procps libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc libvirt-clients libvirt-dev pkg-config iptables dnsmasq-base patchelf
+APT_PACKAGES := lxc busybox-static iproute2 e2fsprogs python3-venv python3-dev debootstrap xorriso genisoimage openssl libxenmisc4.17 qemu-utils qemu-system-x86 linux-image-amd64 systemd cpio kmod user-mode-linux uml-utilities procps libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc libvirt-clients libvirt-dev pkg-config iptables dnsmasq-base patchelf zstd
 STAMP := $(VENV)/.installed
 # Wheels we build ourselves, kept across runs like the other version-keyed downloads.
 WHEELS := /var/cache/creature/wheels
