@@ -255,3 +255,58 @@ def test_export_and_import_stream_in_bounded_memory(creature_cli, busybox, tmp_p
         cleanup_home(other)
     print(f"peak memory for a 512 MiB file: export {exported:.0f} MiB, import {imported:.0f} MiB")
     assert exported < 150 and imported < 150, f"peak memory: export {exported:.0f} MiB, import {imported:.0f} MiB"
+
+
+def test_killed_export_and_import_leave_nothing_that_looks_whole(creature_cli, web, tmp_path):
+    cli = creature_cli
+    cli.ok("stop", "web")
+    target = tmp_path / "web.tar.zst"
+    killed = cli("export", "web", "-o", str(target), env={"CREATURE_CRASH_AT": "export.written"})
+    assert killed.code == -9
+    assert not target.exists() and [p.name.startswith(".web.tar.zst.part-") for p in tmp_path.iterdir()] == [True]
+    problems = cli("doctor", "--format", "json").json()
+    assert [p["kind"] for p in problems] == ["staging"] and "export.web." in problems[0]["path"]
+    cli.ok("doctor", "--fix")
+    cli.ok("export", "web", "-o", str(target))
+    killed = cli("import", str(target), "--name", "copy", env={"CREATURE_CRASH_AT": "import.unpacked"})
+    assert killed.code == -9
+    assert [r["name"] for r in cli.ok("list", "--format", "json").json()] == ["web"]
+    assert [t["name"] for t in cli.ok("template", "list", "--format", "json").json()] == ["bb"]
+    problems = cli("doctor", "--format", "json").json()
+    assert [p["kind"] for p in problems] == ["staging"] and "import.copy." in problems[0]["path"]
+    cli.ok("doctor", "--fix")
+    cli.ok("import", str(target), "--name", "copy")
+    cli.ok("start", "copy")
+    assert _read(cli, "copy") == "first"
+
+
+def test_progress_only_on_a_terminal(creature_cli, web, tmp_path):
+    """On a terminal, export shows a progress bar on stderr; in a pipe, only its one closing line."""
+    import pty
+
+    cli = creature_cli
+    cli.ok("stop", "web")
+    piped = cli.ok("export", "web", "-o", str(tmp_path / "a.tar.zst"))
+    assert piped.err == f"exported web to {tmp_path / 'a.tar.zst'}\n"
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "creature", "--home", str(cli.home), "export", "web", "-o",
+                               str(tmp_path / "b.tar.zst")], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=slave, timeout=120)
+        os.close(slave)
+        slave = None
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert proc.returncode == 0
+    assert b"exporting web" in shown and b"MB" in shown, shown[-500:]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from creature.builtin.snapshots.overlay import merged
 from creature.builtin.snapshots.transfer import Corrupt, Meter, open_input, open_output
+from creature.checkpoints import checkpoint
 from creature.drivers import require
 from creature.errors import CreatureError, InputError
 from creature.names import check_name
@@ -220,6 +221,7 @@ def import_(api, source: str, name: str | None = None, keep_macs: bool = False):
                 staging.mkdir(mode=0o700)
                 _unpack(tar, staging, meter)
                 finish()
+                checkpoint("import.unpacked")
                 template = _make_template(api, manifest, staging, template_name)
         except (Corrupt, tarfile.TarError, EOFError, ValueError, gzip.BadGzipFile, zlib.error) as exc:
             # ValueError: bad JSON or text; other OSErrors (a full disk) are the host's trouble, not the archive's

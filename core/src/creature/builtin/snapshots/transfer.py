@@ -12,6 +12,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from creature.checkpoints import checkpoint
 from creature.errors import CreatureError, InputError
 from creature.procs import which
 
@@ -84,6 +85,7 @@ def open_output(output: str, compression: str):
         if target is not None:
             os.fsync(raw.fileno())
             raw.close()
+            checkpoint("export.written")
             os.rename(partial, target)
     finally:
         if proc is not None and proc.poll() is None:
