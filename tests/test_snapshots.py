@@ -69,6 +69,14 @@ def test_duplicate_snapshot_is_refused(creature_cli, web):
     assert snapshot(creature_cli.home) == before
 
 
+def test_rm_with_one_unknown_name_removes_none(creature_cli, web):
+    creature_cli.ok("snapshot", "create", "web", "s1")
+    before = snapshot(creature_cli.home)
+    result = creature_cli("snapshot", "rm", "web", "s1", "nosuch")
+    assert result.code == 2 and "no snapshot named 'nosuch'" in result.err
+    assert snapshot(creature_cli.home) == before and _snaps(creature_cli, "web") == ["s1"]
+
+
 def test_snapshot_of_a_template_clone_survives_other_clones(creature_cli, web, busybox):
     """The template under web's overlay is shared: another machine of it writing, and going, changes nothing of web's snapshot."""
     cli = creature_cli

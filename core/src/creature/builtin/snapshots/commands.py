@@ -57,7 +57,13 @@ def snapshot_restore(ctx, name, snap):
 @click.argument("snaps", nargs=-1, required=True)
 @click.pass_context
 def snapshot_rm(ctx, name, snaps):
-    """Delete snapshots SNAPS of machine NAME."""
+    """Delete snapshots SNAPS of machine NAME (one unknown name deletes none)."""
+    from creature.errors import NotFound
+
+    known = {s.name for s in api(ctx).snapshots.list(name)}
+    missing = [snap for snap in snaps if snap not in known]
+    if missing:
+        raise NotFound(f"machine {name!r} has no snapshot named {missing[0]!r} (see `creature snapshot list {name}`)")
     for snap in snaps:
         api(ctx).snapshots.remove(name, snap)
 
