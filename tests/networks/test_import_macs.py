@@ -33,3 +33,32 @@ def test_import_gets_new_macs_unless_kept(ncli, busybox, tmp_path):
     cli.ok("destroy", "web")
     cli.ok("import", str(archive), "--keep-macs")
     assert _nics(cli, "web") == [("lan", mac, ip)]
+
+
+def test_memory_snapshot_restored_onto_a_stopped_vm_comes_back_on_its_network(ncli, netns, creature_api, busybox):
+    """Restoring a QEMU snapshot with memory starts the machine: its network is brought up and its tap plugged first,
+    and the guest, running on from the saved moment, answers at its address again."""
+    import shutil
+    import subprocess
+
+    from creature.testing import require_usable
+
+    require_usable(creature_api, "qemu")
+    ncli.ok("network", "create", "lan", "--subnet", "10.82.0.0/24")
+    ncli.ok("create", "vm", "--driver", "qemu", "--template", busybox, "--memory", "128M", "--network", "lan")
+    ncli.ok("start", "vm")
+    ncli.ok("wait-ip", "vm", "--timeout", "90")
+    ip = _nics(ncli, "vm")[0][2]
+
+    def ping() -> bool:
+        return subprocess.run(["nsenter", f"--net=/run/netns/{netns.name}", shutil.which("busybox"), "ping", "-c", "1",
+                               "-W", "2", ip], capture_output=True).returncode == 0
+    wait_until(ping, 60, 0.5, f"vm to answer at {ip}")
+    ncli.ok("snapshot", "create", "vm", "live")
+    ncli.ok("stop", "vm")
+    assert not ping() and not [n for n in netns.links() if n.startswith("ct")], "stop unplugs the tap"
+    ncli.ok("snapshot", "restore", "vm", "live")
+    assert ncli.ok("show", "vm", "--format", "json").json()["state"] == "running"
+    assert [n for n in netns.links() if n.startswith("ct")], "the restore plugged the tap again"
+    wait_until(ping, 30, 0.5, f"the restored vm to answer at {ip}")
+    ncli.ok("kill", "vm")
