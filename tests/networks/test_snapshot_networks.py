@@ -1,4 +1,5 @@
-"""An imported machine gets new MACs and addresses on its networks, unless --keep-macs; and its guest uses them."""
+"""Machines moved or restored on creature networks: imports get new MACs and addresses unless --keep-macs, and a
+memory snapshot restored onto a stopped VM comes back on its network."""
 
 from creature.testing import snapshot, wait_until
 
