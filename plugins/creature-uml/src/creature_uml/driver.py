@@ -82,8 +82,8 @@ class UmlDriver(CopySnapshots, Driver):
     priority = 30
     mac_prefix = "fe:fd:00"  # UML's own locally administered prefix
     data_model = UmlData
-    # snapshots: copies of the machine's COW file (its backing image is the template's, never written); UML has no way
-    # to hold a running guest still or save its memory, so running machines are refused
+    # snapshots: copies of the machine's COW file (its backing image is the template's, never written); a running
+    # guest's dirty pages are in its own kernel (mconsole `stop` would give a pulled-plug copy), so running is refused
     capabilities = Capabilities(console=True, exec=False, cow_clone=True, graceful_stop=True, autostart=True, vm=True, networks=True,
                                 snapshot=True, export=True)
     description = "User Mode Linux (linux.uml: a fetched newer kernel, or the Debian package user-mode-linux)"
