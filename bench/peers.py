@@ -367,6 +367,7 @@ def markdown(table: list[dict], memory: list[dict], facts: dict, versions: dict,
 
 
 def inside(sizes: Sizes) -> int:
+    os.umask(0o077)  # the run's files are root's alone, like creature's own
     subprocess.run([which("ip"), "link", "set", "lo", "up"], check=True)
     work = Path(tempfile.mkdtemp(prefix="crb-peers.", dir="/tmp"))
     bench = Bench(work, sizes)
