@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import VENV_BIN, report  # noqa: E402
 from creature.api import Creature  # noqa: E402
+from creature.cleanup import cleanup_home  # noqa: E402
 from creature.procs import run  # noqa: E402
 
 RUNS = 5
@@ -101,10 +102,7 @@ def main() -> None:
         print(f"median of {RUNS} runs; raw = the planned linux.uml argv started by hand")
         report("uml_boot", rows)
     finally:
-        api = Creature(home)
-        for m in api.inventory.machines():
-            api.destroy(m.name, force=True)
-        shutil.rmtree(home, ignore_errors=True)
+        cleanup_home(home)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from creature.cleanup import cleanup_home, stop_home  # noqa: F401  (part of this module's API)
 from creature.errors import CreatureError
 from creature.testing_console import ConsoleSession  # noqa: F401 (part of the kit: creature.testing.ConsoleSession)
 
@@ -53,45 +53,6 @@ def require_usable(api, driver: str):
 def make_home() -> Path:
     """A short temporary home (unix socket paths under it must stay below 108 bytes)."""
     return Path(tempfile.mkdtemp(prefix="crt.", dir="/tmp"))
-
-
-def stop_home(home: Path) -> None:
-    """Kill every running machine of home and stop its networks' dnsmasq (processes creature started for it)."""
-    from creature.api import Creature
-    from creature.state import State
-
-    if not (home / "inventory.sqlite").exists():
-        return
-    api = Creature(home)
-    for machine in api.inventory.machines():
-        try:
-            driver = api.driver(machine.driver)
-            if driver.state(machine) in (State.RUNNING, State.PAUSED):
-                driver.kill(machine)
-        except Exception as exc:  # keep cleaning the others; say what was left
-            print(f"creature.testing: stopping {machine.name} failed: {exc}", file=sys.stderr)
-    for network in api.networks.list():
-        try:
-            api.networks.dnsmasq(network).stop()
-        except Exception as exc:
-            print(f"creature.testing: stopping network {network.name} failed: {exc}", file=sys.stderr)
-    api.inventory.close()
-
-
-def cleanup_home(home: Path) -> None:
-    """Stop everything of home, destroy its machines, then remove it: runs even when a test failed."""
-    from creature.api import Creature
-
-    stop_home(home)
-    if (home / "inventory.sqlite").exists():
-        api = Creature(home)
-        for machine in api.inventory.machines():
-            try:
-                api.driver(machine.driver).destroy(machine)
-            except Exception as exc:  # keep cleaning the others; say what was left
-                print(f"creature.testing: cleanup of {machine.name} failed: {exc}", file=sys.stderr)
-        api.inventory.close()
-    shutil.rmtree(home, ignore_errors=True)
 
 
 def snapshot(home: Path) -> tuple[str, list[tuple[str, int, int]]]:
