@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import VENV_BIN, report  # noqa: E402
 from creature.api import Creature  # noqa: E402
-from creature.cleanup import cleanup_home  # noqa: E402
+from creature.testing_cleanup import cleanup_home  # noqa: E402
 
 RUNS = 7
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import RESULTS, VENV_BIN, report  # noqa: E402
-from creature.cleanup import cleanup_home  # noqa: E402
 from creature.procs import ProcessRecord, which  # noqa: E402
+from creature.testing_cleanup import cleanup_home  # noqa: E402
 from peerlib import (  # noqa: E402
     PrivateLxd,
     Timings,

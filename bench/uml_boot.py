@@ -15,8 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import VENV_BIN, report  # noqa: E402
 from creature.api import Creature  # noqa: E402
-from creature.cleanup import cleanup_home  # noqa: E402
 from creature.procs import run  # noqa: E402
+from creature.testing_cleanup import cleanup_home  # noqa: E402
 
 RUNS = 5
 NAME = "bench"

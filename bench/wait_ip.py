@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import report  # noqa: E402
-from creature.cleanup import cleanup_home  # noqa: E402
+from creature.testing_cleanup import cleanup_home  # noqa: E402
 
 
 def inside(home: Path, rounds: int) -> None:

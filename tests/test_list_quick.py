@@ -7,13 +7,13 @@ import textwrap
 
 import pytest
 
-HEAVY = ("pydantic", "stevedore", "pluggy", "creature.api", "creature_lxc.driver", "creature_qemu.driver", "creature_uml.driver")
+HEAVY = ("click", "pydantic", "stevedore", "pluggy", "creature.api", "creature_lxc.driver", "creature_qemu.driver", "creature_uml.driver")
 
 RUN_LIST = textwrap.dedent("""\
     import atexit, json, sys
     HEAVY = {heavy!r}
     atexit.register(lambda: sys.stderr.write("MODULES " + json.dumps(sorted(m for m in sys.modules if m in HEAVY)) + "\\n"))
-    from creature.cli import main
+    from creature.entry import main
     main({argv!r})
     """)
 

@@ -84,3 +84,33 @@ def quick_rows(home_root: Path, plugins, driver: str | None = None, state: str |
                 shown.append(row.show(found))
     shown.sort(key=lambda r: r["name"])
     return [r for r in shown if state is None or r["state"] == state]
+
+
+def list_rows(home_root: Path, driver: str | None = None, state: str | None = None) -> list[dict]:
+    """`list`'s rows of this host: the quick way when it can answer, else the full listing."""
+    from creature.plugins import get_plugins
+
+    plugins = get_plugins()
+    rows = quick_rows(home_root, plugins, driver=driver, state=state)
+    if rows is not None:
+        return rows
+    from creature.api import Creature
+
+    return [info_row(i) for i in Creature(home_root, plugins).list_machines(driver=driver, state=state)]
+
+
+def show_text(data: dict, fmt: str) -> str:
+    """What `show` prints for a machine's info (creature.records.MachineInfo.to_dict())."""
+    if fmt == "json":
+        return json.dumps(data, indent=2)
+    lines = []
+    for key, value in data.items():
+        if key == "details":
+            lines += [f"{detail + ':':<11} {text}" for detail, text in value.items()]
+            continue
+        if key in ("addresses", "nics"):
+            value = [" ".join(str(v) for v in item.values() if v is not None) for item in value]
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or "-"
+        lines.append(f"{key + ':':<11} {value if value not in (None, '') else '-'}")
+    return "\n".join(lines)

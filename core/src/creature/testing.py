@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from creature.cleanup import cleanup_home, stop_home  # noqa: F401  (part of this module's API)
 from creature.errors import CreatureError
+from creature.testing_cleanup import cleanup_home, stop_home  # noqa: F401  (part of this module's API)
 from creature.testing_console import ConsoleSession  # noqa: F401 (part of the kit: creature.testing.ConsoleSession)
 
 

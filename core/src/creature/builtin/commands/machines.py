@@ -141,13 +141,10 @@ def list_(ctx, driver, state, fmt, all_hosts):
     root = ctx.find_root().obj
     if root.get("host") in (None, "local"):
         from creature.home import Home
-        from creature.listing import quick_rows
-        from creature.plugins import get_plugins
+        from creature.listing import list_rows
 
-        rows = quick_rows(Home(root.get("home")).root, get_plugins(), driver=driver, state=state)
-        if rows is not None:
-            emit(rows, LIST_COLUMNS, fmt)
-            return
+        emit(list_rows(Home(root.get("home")).root, driver=driver, state=state), LIST_COLUMNS, fmt)
+        return
     from creature.listing import info_row
 
     emit([info_row(i) for i in api(ctx).list_machines(driver=driver, state=state)], LIST_COLUMNS, fmt)
@@ -159,23 +156,9 @@ def list_(ctx, driver, state, fmt, all_hosts):
 @click.pass_context
 def show(ctx, name, fmt):
     """Everything about one machine."""
-    import json
+    from creature.listing import show_text
 
-    info = api(ctx).info(name)
-    data = info.to_dict()
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2))
-        return
-    for key, value in data.items():
-        if key == "details":
-            for detail, text in value.items():
-                click.echo(f"{detail + ':':<11} {text}")
-            continue
-        if key in ("addresses", "nics"):
-            value = [" ".join(str(v) for v in item.values() if v is not None) for item in value]
-        if isinstance(value, list):
-            value = ", ".join(str(v) for v in value) or "-"
-        click.echo(f"{key + ':':<11} {value if value not in (None, '') else '-'}")
+    click.echo(show_text(api(ctx).info(name).to_dict(), fmt))
 
 
 def _targets(creature, names: tuple[str, ...], all_: bool, want: set[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""Stop and remove a whole creature home (tests, benchmarks): only runtime modules, so it works without pytest."""
+"""Stop and remove a whole creature home: part of the test kit that benchmarks use too, so it imports no pytest."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ def stop_home(home: Path) -> None:
             if driver.state(machine) in (State.RUNNING, State.PAUSED):
                 driver.kill(machine)
         except Exception as exc:  # keep cleaning the others; say what was left
-            print(f"creature.cleanup: stopping {machine.name} failed: {exc}", file=sys.stderr)
+            print(f"creature.testing: stopping {machine.name} failed: {exc}", file=sys.stderr)
     for network in api.networks.list():
         try:
             api.networks.dnsmasq(network).stop()
         except Exception as exc:
-            print(f"creature.cleanup: stopping network {network.name} failed: {exc}", file=sys.stderr)
+            print(f"creature.testing: stopping network {network.name} failed: {exc}", file=sys.stderr)
     api.inventory.close()
 
 
@@ -41,6 +41,6 @@ def cleanup_home(home: Path) -> None:
             try:
                 api.driver(machine.driver).destroy(machine)
             except Exception as exc:  # keep cleaning the others; say what was left
-                print(f"creature.cleanup: cleanup of {machine.name} failed: {exc}", file=sys.stderr)
+                print(f"creature.testing: cleanup of {machine.name} failed: {exc}", file=sys.stderr)
         api.inventory.close()
     shutil.rmtree(home, ignore_errors=True)
