@@ -48,7 +48,7 @@ def _parse(argv: list[str]) -> tuple[str | None, str, list[str], dict[str, str]]
 
 def _answer(home: str | None, command: str, args: list[str], options: dict[str, str]) -> None:
     from creature.home import Home
-    from creature.listing import COLUMNS, list_rows, show_text
+    from creature.listing import COLUMNS, list_rows, show_data, show_text
     from creature.output import emit
 
     root = Home(home).root
@@ -56,9 +56,7 @@ def _answer(home: str | None, command: str, args: list[str], options: dict[str, 
     if command == "list":
         emit(list_rows(root, driver=options.get("--driver"), state=options.get("--state")), COLUMNS, fmt)
     else:
-        from creature.api import Creature
-
-        print(show_text(Creature(root).info(args[0]).to_dict(), fmt))
+        print(show_text(show_data(root, args[0]), fmt))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -330,6 +330,19 @@ class DriverConformance:
         lean = function([Row(*rows[0])])
         assert lean.get(name) == expected, f"the states function says {lean.get(name)!r}, the driver {expected!r}"
 
+    def test_details_need_no_driver_module(self, creature_api):
+        """A driver with details for `show` keeps them in its lean states module too (show of a stopped machine reads them there)."""
+        import importlib
+
+        from creature.drivers import Driver
+
+        entry = creature_api.registry.entry(self.driver)
+        if type(creature_api.driver(self.driver)).details is Driver.details:
+            pytest.skip(f"driver {self.driver} adds no details to `show`")
+        assert entry.states, "a driver with details registers a states function whose module holds details(machine, home)"
+        module = importlib.import_module(entry.states.partition(":")[0])
+        assert callable(getattr(module, "details", None)), f"{module.__name__} has no details(machine, home_root)"
+
     def test_states_function_is_lean(self, creature_api):
         """A registered states function imports neither pydantic nor the driver's module (creature.listing)."""
         entry = creature_api.registry.entry(self.driver)

@@ -156,8 +156,14 @@ def list_(ctx, driver, state, fmt, all_hosts):
 @click.pass_context
 def show(ctx, name, fmt):
     """Everything about one machine."""
-    from creature.listing import show_text
+    from creature.listing import show_data, show_text
 
+    root = ctx.find_root().obj
+    if root.get("host") in (None, "local"):
+        from creature.home import Home
+
+        click.echo(show_text(show_data(Home(root.get("home")).root, name), fmt))
+        return
     click.echo(show_text(api(ctx).info(name).to_dict(), fmt))
 
 
