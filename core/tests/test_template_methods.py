@@ -214,7 +214,7 @@ def test_template_build_flags_come_from_the_methods_options(creature_cli):
             assert field.description.split(" (")[0] in " ".join(help_text.split())
     import inspect
 
-    from creature.cli import templates
+    from creature.builtin.commands import templates
 
     source = inspect.getsource(templates)
     for flag in ("--suite", "--variant", "--include", "--mirror", "--from"):

@@ -29,7 +29,8 @@ _NAMES = {
     "Home": "creature.home", "write_private": "creature.home", "write_atomic": "creature.home",
     "shared_cache": "creature.home", "file_lock": "creature.home",
     "netns_argv": "creature.builtin.networks.netns", "netns_of": "creature.builtin.networks.netns", "derived_mac": "creature.builtin.networks.macs",
-    "emit": "creature.output", "status": "creature.output",
+    "emit": "creature.output", "status": "creature.output", "known_tools": "creature.builtin.support.facts",
+    "remembered": "creature.builtin.support.facts",
     # templates and bootstrap methods
     "Bootstrapper": "creature.templates", "disk_image": "creature.builtin.support.images", "remove_tree": "creature.templates",
     "tree_size": "creature.templates", "boot_files": "creature.builtin.support.images",
@@ -53,7 +54,7 @@ _NAMES = {
     "host_uri": "creature.builtin.remote.hosts",
 }
 # where a name differs from the name in its module
-_ALIASES = {"adjust_guest": "adjust", "cpio_archive": "archive", "netns_argv": "enter_argv", "netns_of": "of_pid"}
+_ALIASES = {"known_tools": "tools", "adjust_guest": "adjust", "cpio_archive": "archive", "netns_argv": "enter_argv", "netns_of": "of_pid"}
 
 
 def __getattr__(name: str):

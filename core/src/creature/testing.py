@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from creature.errors import CreatureError
+from creature.testing_cleanup import cleanup_home, stop_home  # noqa: F401  (part of this module's API)
 from creature.testing_console import ConsoleSession  # noqa: F401 (part of the kit: creature.testing.ConsoleSession)
 from creature.testing_snapshots import SnapshotConformance
 
@@ -54,45 +54,6 @@ def require_usable(api, driver: str):
 def make_home() -> Path:
     """A short temporary home (unix socket paths under it must stay below 108 bytes)."""
     return Path(tempfile.mkdtemp(prefix="crt.", dir="/tmp"))
-
-
-def stop_home(home: Path) -> None:
-    """Kill every running machine of home and stop its networks' dnsmasq (processes creature started for it)."""
-    from creature.api import Creature
-    from creature.state import State
-
-    if not (home / "inventory.sqlite").exists():
-        return
-    api = Creature(home)
-    for machine in api.inventory.machines():
-        try:
-            driver = api.driver(machine.driver)
-            if driver.state(machine) in (State.RUNNING, State.PAUSED):
-                driver.kill(machine)
-        except Exception as exc:  # keep cleaning the others; say what was left
-            print(f"creature.testing: stopping {machine.name} failed: {exc}", file=sys.stderr)
-    for network in api.networks.list():
-        try:
-            api.networks.dnsmasq(network).stop()
-        except Exception as exc:
-            print(f"creature.testing: stopping network {network.name} failed: {exc}", file=sys.stderr)
-    api.inventory.close()
-
-
-def cleanup_home(home: Path) -> None:
-    """Stop everything of home, destroy its machines, then remove it: runs even when a test failed."""
-    from creature.api import Creature
-
-    stop_home(home)
-    if (home / "inventory.sqlite").exists():
-        api = Creature(home)
-        for machine in api.inventory.machines():
-            try:
-                api.driver(machine.driver).destroy(machine)
-            except Exception as exc:  # keep cleaning the others; say what was left
-                print(f"creature.testing: cleanup of {machine.name} failed: {exc}", file=sys.stderr)
-        api.inventory.close()
-    shutil.rmtree(home, ignore_errors=True)
 
 
 def snapshot(home: Path) -> tuple[str, list[tuple[str, int, int]]]:
@@ -372,7 +333,7 @@ class DriverConformance(SnapshotConformance):
 
     def _states_agree(self, api, name: str, expected: str) -> None:
         """The driver's lean states function (if it registers one) says what the driver says, from the bare row."""
-        from creature.listing import Row
+        from creature.builtin.commands.listing import Row
 
         assert api.state(name).value == expected
         function = api.registry.entry(self.driver).states_function()
@@ -382,8 +343,21 @@ class DriverConformance(SnapshotConformance):
         lean = function([Row(*rows[0])])
         assert lean.get(name) == expected, f"the states function says {lean.get(name)!r}, the driver {expected!r}"
 
+    def test_details_need_no_driver_module(self, creature_api):
+        """A driver with details for `show` keeps them in its lean states module too (show of a stopped machine reads them there)."""
+        import importlib
+
+        from creature.drivers import Driver
+
+        entry = creature_api.registry.entry(self.driver)
+        if type(creature_api.driver(self.driver)).details is Driver.details:
+            pytest.skip(f"driver {self.driver} adds no details to `show`")
+        assert entry.states, "a driver with details registers a states function whose module holds details(machine, home)"
+        module = importlib.import_module(entry.states.partition(":")[0])
+        assert callable(getattr(module, "details", None)), f"{module.__name__} has no details(machine, home_root)"
+
     def test_states_function_is_lean(self, creature_api):
-        """A registered states function imports neither pydantic nor the driver's module (creature.listing)."""
+        """A registered states function imports neither pydantic nor the driver's module (creature.builtin.commands.listing)."""
         entry = creature_api.registry.entry(self.driver)
         if entry.states is None:
             pytest.skip(f"driver {self.driver} registers no states function: `creature list` imports the driver")

@@ -26,6 +26,7 @@ from creature.sdk import (
     Template,
     bridge_for,
     guest_nics,
+    known_tools,
     netns_argv,
     run,
     which,
@@ -106,7 +107,7 @@ class LxcDriver(CopySnapshots, Driver):
         return str(self.home.machines)
 
     def _argv(self, tool: str, machine: Machine, *args: str) -> list[str]:
-        path = which(tool)
+        path = known_tools("lxc", TOOLS, ("--version",))["paths"].get(tool) if tool in TOOLS else which(tool)
         if path is None:
             raise CreatureError(f"{tool} is not installed (Debian package lxc)")
         return [*self._netns(machine, tool), path, "-P", self.lxcpath, "-n", machine.name, *args]
@@ -121,12 +122,13 @@ class LxcDriver(CopySnapshots, Driver):
 
     def probe(self, host: HostFacts) -> Probe:
         checks = []
-        missing = [t for t in TOOLS if which(t) is None]
+        # remembered until a tool changes: `lxc-start --version` at every command cost more than the command
+        found = known_tools("lxc", TOOLS, ("--version",))
+        missing = [t for t in TOOLS if found["paths"].get(t) is None]
         if missing:
             checks.append(Check(name="tools", ok=False, reason=f"{', '.join(missing)} not found (install the Debian package lxc)"))
         else:
-            version = run([which("lxc-start"), "--version"], check=False).stdout.strip()
-            checks.append(Check(name="tools", ok=True, reason=f"lxc-* tools {version} found"))
+            checks.append(Check(name="tools", ok=True, reason=f"lxc-* tools {found['version']} found"))
         checks.append(Check(name="root", ok=host.is_root,
                             reason="running as root (privileged containers)" if host.is_root
                             else "creature-lxc runs privileged containers and needs root"))

@@ -139,17 +139,8 @@ class UmlDriver(CopySnapshots, Driver):
         return kernel, judged.release
 
     def details(self, machine: Machine) -> dict[str, str]:
-        """The UML kernel: the one the running machine booted, else the one its next start would use."""
-        booted = states.run_kernel(machine)
-        if booted and self.state(machine) == State.RUNNING:
-            return {"kernel": booted}
-        try:
-            kernel, judged, _ = self._kernel()
-        except CreatureError as exc:
-            return {"kernel": f"none: {exc}"}
-        if kernel is None or not judged.ok:
-            return {"kernel": "none works here (see `creature host check`)"}
-        return {"kernel": f"{kernel.path} (UML {judged.release}; {kernel.origin}); used at the next start"}
+        """The UML kernel a machine booted or will boot (creature_uml.states.details, which `show` also calls alone)."""
+        return states.details(machine, self.home.root)
 
     def create(self, machine: Machine, template: Template, staging: Path) -> dict:
         command.check_socket_path(machine)
