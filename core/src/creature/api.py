@@ -125,8 +125,7 @@ class Creature:
             # asking for a machine this host cannot run is refused like bad input: exit 2, nothing made
             raise InputError(f"driver {driver_name!r} is not usable on this host: {self.probe(driver_name).reason}")
         driver = self.driver(driver_name)
-        if spec.nics:
-            require(driver, "networks", "networks (--network)")
+        self._check_driver_input(driver, spec)
         with self.home.lock("machine", spec.name), self._nic_allocation(spec):
             if self.inventory.machine(spec.name) is not None:
                 raise InputError(f"machine {spec.name!r} already exists")
@@ -159,6 +158,15 @@ class Creature:
             self.networks.write_reservations(network)
         self.plugins.call("creature_machine_event", machine=machine, event="created")
         return self.info(spec.name)
+
+    @staticmethod
+    def _check_driver_input(driver: Driver, spec: MachineSpec) -> None:
+        """Refuse what the driver cannot take: NICs, a node, its own --option values."""
+        if spec.nics:
+            require(driver, "networks", "networks (--network)")
+        if spec.node is not None:
+            require(driver, "placement", "placement on a node (--node)")
+        driver.check_options(spec.options)
 
     def state(self, name: str) -> State:
         machine = self.machine(name)
@@ -277,6 +285,29 @@ class Creature:
         if driver.state(machine) != State.RUNNING:
             raise CreatureError(f"machine {name!r} is not running")
         return driver.console(machine)
+
+    # cluster operations (drivers with capability migrate or failover)
+    def migrate(self, name: str, node: str | None = None) -> MachineInfo:
+        """Move a running machine to node (None: where the cluster chooses) while it runs."""
+        return self._move(name, "migrate", "live migration", "migrated", lambda d, m: d.migrate(m, node, live=True))
+
+    def failover(self, name: str, node: str | None = None, timeout: float = 30) -> MachineInfo:
+        """Stop a machine (graceful up to timeout) and start it again on node (None: where the cluster chooses)."""
+        if timeout < 0:
+            raise InputError(f"timeout must not be negative (got {timeout:g})")
+        return self._move(name, "failover", "failover", "failed-over", lambda d, m: d.failover(m, node, timeout))
+
+    def _move(self, name: str, capability: str, what: str, event: str, action) -> MachineInfo:
+        machine = self.machine(name)
+        driver = self.usable_driver(machine.driver)
+        require(driver, capability, what)
+        with self.home.lock("machine", name):
+            machine = self.machine(name)
+            if capability == "migrate" and driver.state(machine) != State.RUNNING:
+                raise CreatureError(f"machine {name!r} is not running: only a running machine migrates live")
+            action(driver, machine)
+            self._event(machine, event)
+        return self.info(name)
 
     # reporting
     def describe(self, machine: Machine, state: State) -> MachineInfo:
@@ -409,8 +440,11 @@ class Creature:
                 infos += [self._info(m, State.UNKNOWN, f"driver {name!r} is not installed") for m in group]
                 continue
             try:
-                states = self.driver(name).states(group)
-                infos += [self._info(m, states.get(m.name, State.UNKNOWN)) for m in group]
+                found = self.driver(name)
+                states = found.states(group)
+                nodes = found.nodes(group) if found.capabilities.placement else {}
+                infos += [self._info(m, states.get(m.name, State.UNKNOWN)).model_copy(update={"node": nodes.get(m.name)})
+                          for m in group]
             except CreatureError as exc:
                 infos += [self._info(m, State.UNKNOWN, str(exc)) for m in group]
         infos.sort(key=lambda i: i.name)
@@ -431,6 +465,7 @@ class Creature:
         if self.inventory.machine(spec.name) is not None:
             raise InputError(f"machine {spec.name!r} already exists")
         driver = self.driver(driver_name)
+        self._check_driver_input(driver, spec)
         driver.dry_run = True
         spec = self.networks.assign(spec, driver.mac_prefix, driver.mac_max4)  # checks the NICs; reads only
         machine = Machine(spec=spec, dir=self.home.root / "machines" / spec.name)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from creature.cli_cluster import failover, migrate
 from creature.cli_hosts import host_add, host_list, host_rm
 from creature.cli_network import network_group, nic_options, wait_ip
 from creature.errors import CreatureError, InputError
@@ -118,7 +119,10 @@ def host_check(ctx, fmt):
     report.sections["kernel"] = kernel_checks(creature.host)
     creature.plugins.hook.creature_check_host(report=report)
     drivers = {}
+    remote = ctx.find_root().obj.get("host") not in (None, "local")
     for name, entry in creature.registry:
+        if remote and not entry.cls.remote:
+            continue  # on another host only the drivers that reach it are asked
         probe = creature.probe(name)
         drivers[name] = {"usable": probe.usable, "distribution": entry.distribution, "priority": entry.cls.priority,
                          "checks": [c.model_dump() for c in probe.checks]}
@@ -161,6 +165,17 @@ def template():
     """Build, list and remove templates."""
 
 
+def _key_values(items: tuple[str, ...]) -> dict[str, str]:
+    """--option KEY=VALUE items as a dict (a key given twice keeps the last value)."""
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--option wants KEY=VALUE, got {item!r}")
+        parsed[key] = value
+    return parsed
+
+
 @template.command("build")
 @click.argument("name")
 @click.option("--method", required=True, help="Bootstrap method (busybox, debootstrap, tarball, or a plugin's).")
@@ -173,12 +188,7 @@ def template():
 @click.pass_context
 def template_build(ctx, name, method, suite, variant, include, mirror, from_, options):
     """Build template NAME with a bootstrap method."""
-    parsed = {}
-    for item in options:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"--option wants KEY=VALUE, got {item!r}")
-        parsed[key] = value
+    parsed = _key_values(options)
     given = {"suite": suite, "variant": variant, "include": include, "mirror": mirror, "from": from_}
     parsed.update({k: v for k, v in given.items() if v is not None})
     t = api(ctx).templates.build(name, method, parsed)
@@ -278,13 +288,17 @@ def _autostart_options(f):
 @click.option("--ssh-key", type=click.Path(dir_okay=False, path_type=Path), help="SSH public key file for root's authorized_keys.")
 @click.option("--root-password", envvar="CREATURE_ROOT_PASSWORD", help="Root password (stored only as a hash, in the guest).")
 @click.option("--cloud-init", type=click.Path(dir_okay=False, path_type=Path), help="cloud-init user-data: makes a NoCloud seed for VM drivers.")
+@click.option("--node", help="Cluster node to place it on (default: the cluster's allocator chooses).")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Driver option (repeatable), like disk_size=2G for ganeti.")
 @_dry_run_option
 @nic_options
 @click.pass_context
-def create(ctx, name, file, driver, template, cpus, memory, autostart, order, delay, ssh_key, root_password, cloud_init, dry_run, nics):
+def create(ctx, name, file, driver, template, cpus, memory, autostart, order, delay, ssh_key, root_password, cloud_init, node,
+           options, dry_run, nics):
     """Create machine NAME from a template."""
     data = _spec_from(file, name, {"driver": driver, "template": template, "cpus": cpus, "memory": memory, "autostart": autostart,
-                                   "autostart_order": order, "autostart_delay": delay, "nics": nics})
+                                   "autostart_order": order, "autostart_delay": delay, "nics": nics, "node": node,
+                                   "options": _key_values(options) or None})
     if "template" not in data:
         raise InputError("a machine needs a template: --template NAME (see `creature template list`)")
     from creature.guest import Access
@@ -313,7 +327,7 @@ def list_(ctx, driver, state, fmt, all_hosts):
         rows, warnings = list_all_hosts(ctx.find_root().obj.get("home"), driver=driver, state=state)
         for warning in warnings:
             click.echo(f"creature: warning: {warning}", err=True)
-        emit(rows, ["host", *LIST_COLUMNS], fmt)
+        emit(rows, ["host", *_with_node(LIST_COLUMNS, rows)], fmt)
         return
     root = ctx.find_root().obj
     if root.get("host") in (None, "local"):
@@ -327,7 +341,18 @@ def list_(ctx, driver, state, fmt, all_hosts):
             return
     from creature.listing import info_row
 
-    emit([info_row(i) for i in api(ctx).list_machines(driver=driver, state=state)], LIST_COLUMNS, fmt)
+    infos = api(ctx).list_machines(driver=driver, state=state)
+    rows = [info_row(i) | {"node": i.node} for i in infos]
+    columns = _with_node(LIST_COLUMNS, rows)
+    emit([{c: r[c] for c in columns} for r in rows], columns, fmt)
+
+
+def _with_node(columns: list[str], rows: list[dict]) -> list[str]:
+    """columns with "node" after "state" where a row has one: other listings stay as they were."""
+    if not any(r.get("node") for r in rows):
+        return columns
+    at = columns.index("state") + 1
+    return [*columns[:at], "node", *columns[at:]]
 
 
 @cli.command()
@@ -344,6 +369,8 @@ def show(ctx, name, fmt):
         click.echo(json.dumps(data, indent=2))
         return
     for key, value in data.items():
+        if key == "node" and value is None:
+            continue  # only machines on a cluster have one
         if key == "details":
             for detail, text in value.items():
                 click.echo(f"{detail + ':':<11} {text}")
@@ -574,6 +601,8 @@ host.add_command(host_add)
 host.add_command(host_list)
 host.add_command(host_rm)
 cli.add_command(wait_ip)
+cli.add_command(migrate)
+cli.add_command(failover)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -31,6 +31,11 @@ class Capabilities(BaseModel):
     graceful_stop: bool = True
     networks: bool = False
     vm: bool = False
+    # clusters: where a machine runs (create --node, the node column: Driver.nodes), moving it live
+    # (Driver.migrate) or by a restart elsewhere (Driver.failover)
+    placement: bool = False
+    migrate: bool = False
+    failover: bool = False
 
 
 class Check(BaseModel):
@@ -64,6 +69,22 @@ class Probe(BaseModel):
 
 
 @dataclass
+class HostAccess:
+    """What `creature host add` was given besides the URI: credentials, the host's certificate, driver options."""
+
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_cert: bytes | None = field(default=None, repr=False)
+    options: dict[str, str] = field(default_factory=dict)
+
+    def given(self) -> list[str]:
+        """The command-line names of what was given (for a driver that takes none of them)."""
+        names = [flag for flag, value in (("--user", self.user), ("--password-file", self.password),
+                                          ("--ca-cert", self.ca_cert)) if value is not None]
+        return names + [f"--option {key}" for key in self.options]
+
+
+@dataclass
 class StopResult:
     """How a stop ended: forced says the guest ignored the graceful request until the timeout."""
 
@@ -80,11 +101,26 @@ class Driver:
     mac_max4: ClassVar[int] = 0xFF
     capabilities: ClassVar[Capabilities] = Capabilities()
     description: ClassVar[str] = ""
+    # whether creature.remote may place this driver's machines on another host (`creature host add`)
+    remote: ClassVar[bool] = False
 
     def __init__(self, home: Home):
         self.home = home
         # Set by --dry-run: create() must then write only into staging and run nothing with effects elsewhere.
         self.dry_run = False
+
+    @classmethod
+    def check_host(cls, uri: str, access: HostAccess) -> dict[str, str]:
+        """Check what `host add` was given for a host of this driver; return files (name: text) to keep, 0600, in its folder."""
+        if access.given():
+            raise InputError(f"driver {cls.name!r} takes no {', '.join(access.given())} for a host")
+        return {}
+
+    def check_options(self, options: dict[str, str]) -> dict:
+        """Check create's --option KEY=VALUE (InputError for what this driver does not take); the parsed values."""
+        if options:
+            raise InputError(f"driver {self.name!r} takes no --option (got {', '.join(sorted(options))})")
+        return {}
 
     def probe(self, host: HostFacts) -> Probe:
         """Is this hypervisor usable here? Each check carries its reason."""
@@ -135,6 +171,18 @@ class Driver:
 
     def exec(self, machine: Machine, argv: list[str]) -> int:
         """Run argv inside the running guest with the caller's stdio; return its exit status."""
+        raise NotImplementedError
+
+    def nodes(self, machines: list[Machine]) -> dict[str, str]:
+        """The node each machine is placed on now, in one query (capability placement)."""
+        raise NotImplementedError
+
+    def migrate(self, machine: Machine, node: str | None, live: bool = True) -> None:
+        """Move a running machine to node (None: where the cluster chooses) without stopping it (capability migrate)."""
+        raise NotImplementedError
+
+    def failover(self, machine: Machine, node: str | None, timeout: float) -> None:
+        """Stop the machine (graceful up to timeout) and start it on node (None: the cluster chooses) (capability failover)."""
         raise NotImplementedError
 
 

@@ -38,7 +38,7 @@ def creature_network_detach(machine, nic, network):
 
 @hookspec
 def creature_machine_event(machine, event):
-    """Told after a machine is created, started, stopped, killed or destroyed."""
+    """Told after a machine is created, started, stopped, killed, destroyed, migrated or failed-over."""
 
 
 @hookspec

@@ -93,6 +93,10 @@ class MachineSpec(BaseModel):
     autostart_order: int = Field(default=0, ge=0, le=1000)
     autostart_delay: float = Field(default=0, ge=0, le=3600)
     nics: list[Nic] = Field(default_factory=list)
+    # the cluster node asked for (drivers with capability placement; None: the cluster's allocator chooses)
+    node: str | None = None
+    # the driver's own create options (--option KEY=VALUE), checked by Driver.check_options
+    options: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -189,6 +193,7 @@ class MachineInfo(BaseModel):
     created: float = 0
     note: str | None = None
     details: dict[str, str] = Field(default_factory=dict)
+    node: str | None = None  # where a cluster runs it (drivers with capability placement)
 
 
 class Network(BaseModel):

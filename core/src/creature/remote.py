@@ -1,9 +1,10 @@
-"""Machines on other hosts: named remote hosts (a libvirt-style URI each) and listings that span them.
+"""Machines on other hosts: named remote hosts (a URI each) and listings that span them.
 
 A remote host's machines are kept in their own creature home under <home>/hosts/<name>, whose
 host.json names the URI; drivers that can reach another host (their class sets `remote = True`,
-like the libvirt drivers) read it with host_uri(). Other drivers are refused there: they only
-know this host.
+like the libvirt drivers: a libvirt URI; ganeti: a cluster's RAPI URL) read it with host_uri(), and
+the files their check_host() asked `host add` to keep (credentials, a certificate) from that folder.
+Other drivers are refused there: they only know this host.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from creature.home import Home, write_private
 from creature.model import check_name
 
 URI_RE = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s]*$")
+FILE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 LOCAL = "local"
 
 
@@ -51,21 +53,55 @@ class Hosts:
         check_name("host", name)
         return Home(self.folder / name)
 
-    def add(self, name: str, uri: str, driver: str | None = None) -> None:
-        """Remember a host; driver becomes the default driver of machines created there."""
+    def add(self, name: str, uri: str, driver: str | None = None, access=None) -> None:
+        """Remember a host; driver becomes the default driver of machines created there and checks access first.
+
+        access (creature.drivers.HostAccess: credentials, certificate, options) goes to the driver's
+        check_host, which may contact the host; the files it returns are kept 0600 in the host's folder.
+        """
+        from creature.drivers import HostAccess
+
+        access = access or HostAccess()
         check_name("host", name)
         if name == LOCAL:
             raise InputError(f"{LOCAL!r} names this host; choose another name")
         if not URI_RE.match(uri) or "://" not in uri:
-            raise InputError(f"invalid URI {uri!r}: use a libvirt URI like qemu+ssh://user@host/system")
+            raise InputError(f"invalid URI {uri!r}: use a libvirt URI like qemu+ssh://user@host/system, "
+                             "or a Ganeti cluster's https://HOST:5080")
         if name in self.names():
             raise InputError(f"host {name!r} already exists ({self.uri(name)})")
+        files = self._check(uri, driver, access)
         root = self.folder / name
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.folder.chmod(0o700)
-        if driver:
-            write_private(root / "config.toml", f'driver = "{driver}"\n')
-        write_private(root / "host.json", json.dumps({"uri": uri}))
+        try:
+            if driver:
+                write_private(root / "config.toml", f'driver = "{driver}"\n')
+            for file, text in files.items():
+                write_private(root / file, text)
+            write_private(root / "host.json", json.dumps({"uri": uri}))  # last: it makes the host known
+        except BaseException:
+            from creature.templates import remove_tree
+
+            remove_tree(root)
+            raise
+
+    @staticmethod
+    def _check(uri: str, driver: str | None, access) -> dict[str, str]:
+        if driver is None:
+            if access.given():
+                raise InputError(f"{', '.join(access.given())} need a --driver to take them")
+            return {}
+        from creature.plugins import get_plugins
+
+        cls = get_plugins().registry().entry(driver).cls
+        if not cls.remote:
+            raise InputError(f"driver {driver!r} manages this host only: it cannot reach another host")
+        files = cls.check_host(uri, access)
+        for file in files:
+            if not FILE_RE.match(file) or file in ("host.json", "config.toml") or file.startswith("inventory"):
+                raise CreatureError(f"driver {driver!r} asked to keep a file named {file!r}, which creature refuses")
+        return files
 
     def remove(self, name: str) -> None:
         from creature.inventory import Inventory
@@ -94,7 +130,9 @@ class RemoteCreature(Creature):
     def driver(self, name: str):
         entry = self.registry.entry(name)
         if not getattr(entry.cls, "remote", False):
-            raise InputError(f"driver {name!r} manages this host only; on host {self.host_name!r} use a libvirt driver")
+            remote = [n for n, e in self.registry if getattr(e.cls, "remote", False)]
+            raise InputError(f"driver {name!r} manages this host only; on host {self.host_name!r} use one of: "
+                             f"{', '.join(remote) or 'none installed'}")
         return super().driver(name)
 
 

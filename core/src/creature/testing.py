@@ -369,10 +369,11 @@ class DriverConformance:
         from creature.drivers import Driver
 
         driver = creature_api.driver(self.driver)
-        for capability in ("exec", "console"):
-            implemented = getattr(type(driver), capability) is not getattr(Driver, capability)
+        for capability, method in (("exec", "exec"), ("console", "console"), ("placement", "nodes"),
+                                   ("migrate", "migrate"), ("failover", "failover")):
+            implemented = getattr(type(driver), method) is not getattr(Driver, method)
             assert implemented == getattr(driver.capabilities, capability), (
-                f"capability {capability}={getattr(driver.capabilities, capability)} but the method is "
+                f"capability {capability}={getattr(driver.capabilities, capability)} but the method {method} is "
                 f"{'implemented' if implemented else 'not implemented'}"
             )
 

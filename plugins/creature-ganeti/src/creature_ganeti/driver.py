@@ -1,0 +1,396 @@
+"""The ganeti driver: creature machines as instances of a Ganeti cluster, driven through the cluster's RAPI.
+
+A cluster is a remote host (`creature host add NAME --driver ganeti https://HOST:5080 ...`): its
+machines live in that host's creature home, and every operation is one RAPI job, awaited by long-poll.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from pathlib import Path
+from typing import Literal
+
+from creature.drivers import Capabilities, Check, Driver, HostAccess, Probe, StopResult
+from creature.errors import CreatureError, InputError
+from creature.host import HostFacts
+from creature.model import Address, Machine, State, Template
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from creature_ganeti.rapi import NotOnCluster
+from creature_ganeti.settings import HYPERVISORS, Cluster, check_host
+
+# Ganeti's instance status (the query field "status") as creature's states
+STATUS = {"running": State.RUNNING, "ERROR_up": State.RUNNING, "ERROR_wrongnode": State.RUNNING,
+          "ADMIN_down": State.STOPPED, "ADMIN_offline": State.STOPPED, "USER_down": State.STOPPED,
+          "ERROR_down": State.CRASHED, "ERROR_nodedown": State.UNKNOWN, "ERROR_nodeoffline": State.UNKNOWN}
+SIZE_RE = re.compile(r"^\s*(\d+)\s*([mgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+POLICY_SPECS = {"disk-size": ("disk size", " MiB"), "memory-size": ("memory", " MiB"), "cpu-count": ("vCPUs", ""),
+                "disk-count": ("disks", ""), "nic-count": ("NICs", ""), "spindle-use": ("spindles", "")}
+BULK_FRESH = 2.0  # seconds one bulk listing answers nodes() and addresses() of the same `list`
+
+
+def parse_size(value: str) -> int:
+    """A disk size in MiB from 2048, 2048M, 2G, 1T (a bare number means MiB, as in gnt-instance)."""
+    match = SIZE_RE.match(str(value))
+    if not match:
+        raise ValueError(f"invalid disk size {value!r}: a number with an optional unit M, G or T, like 2G")
+    return int(match.group(1)) * {"": 1, "m": 1, "g": 1024, "t": 1024 * 1024}[match.group(2).lower()]
+
+
+class Options(BaseModel):
+    """What `create --option KEY=VALUE` takes for a Ganeti instance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    disk_template: str | None = None
+    disk_size: int | None = None
+    hypervisor: Literal["kvm", "fake"] | None = None
+
+    @field_validator("disk_size", mode="before")
+    @classmethod
+    def _size(cls, value):
+        return None if value is None else parse_size(value)
+
+
+def policy_violations(ipolicy: dict, specs: dict[str, int]) -> list[str]:
+    """What breaks the cluster's instance policy (Ganeti accepts an instance inside any one of its min/max ranges)."""
+    found: list[list[str]] = []
+    for bounds in ipolicy.get("minmax") or []:
+        broken = []
+        for key, value in specs.items():
+            low, high = bounds.get("min", {}).get(key), bounds.get("max", {}).get(key)
+            what, unit = POLICY_SPECS[key]
+            if low is not None and value < low:
+                broken.append(f"{what} {value}{unit} is below the cluster's instance policy minimum of {low}{unit}")
+            elif high is not None and value > high:
+                broken.append(f"{what} {value}{unit} is above the cluster's instance policy maximum of {high}{unit}")
+        if not broken:
+            return []
+        found.append(broken)
+    return found[0] if found else []
+
+
+def job_seconds(record: dict) -> float:
+    """How long the job ran on the master (Ganeti's own timestamps: start_ts and end_ts, [seconds, microseconds])."""
+    def stamp(value):
+        return value[0] + value[1] / 1e6 if isinstance(value, list) and len(value) == 2 else None
+    start, end = stamp(record.get("start_ts")), stamp(record.get("end_ts"))
+    return end - start if start is not None and end is not None else 0.0
+
+
+class GanetiDriver(Driver):
+    """Instances of a Ganeti cluster (hypervisors kvm and fake) through its RAPI; placement, live migration, failover."""
+
+    name = "ganeti"
+    priority = 1  # never this host's default: it is only ever used on a cluster added with `host add`
+    mac_prefix = "aa:00:00"  # Ganeti's default MAC prefix
+    remote = True
+    capabilities = Capabilities(console=False, exec=False, graceful_stop=True, autostart=False, cow_clone=False,
+                                networks=True, vm=True, placement=True, migrate=True, failover=True)
+    description = "Ganeti cluster instances (kvm, fake) through the cluster's RAPI: `creature host add NAME --driver ganeti URL`"
+
+    def __init__(self, home):
+        super().__init__(home)
+        self._cluster: Cluster | None = None
+        self._info: dict | None = None
+        self._bulk: tuple[float, dict[str, dict]] | None = None
+
+    # the cluster
+    @classmethod
+    def check_host(cls, uri: str, access: HostAccess) -> dict[str, str]:
+        return check_host(uri, access.user, access.password, access.ca_cert, access.options)
+
+    @property
+    def cluster(self) -> Cluster:
+        if self._cluster is None:
+            self._cluster = Cluster.of(self.home.root)
+            if self._cluster is None:
+                raise CreatureError("this creature home is not a Ganeti cluster's: use --host NAME of a host added "
+                                    "with `creature host add NAME --driver ganeti https://HOST:5080 ...`")
+        return self._cluster
+
+    @property
+    def rapi(self):
+        return self.cluster.rapi
+
+    def cluster_info(self) -> dict:
+        """GET /2/info, once per driver object."""
+        if self._info is None:
+            self._info = self.rapi.request("GET", "/2/info")
+        return self._info
+
+    def reach(self) -> None:
+        """Raise unless the cluster's RAPI answers now (creature.remote's listing of every host)."""
+        self.rapi.request("GET", "/2/info")
+
+    def probe(self, host: HostFacts) -> Probe:
+        if Cluster.of(self.home.root) is None:
+            return Probe.of(self.name, [Check(name="cluster", ok=False, reason=(
+                "no Ganeti cluster here: add one with `creature host add NAME --driver ganeti https://HOST:5080 "
+                "--user U --password-file F --option image_dir=DIR` and work on it with --host NAME"))])
+        cluster = self.cluster
+        try:
+            info = self.cluster_info()
+        except CreatureError as exc:
+            return Probe.of(self.name, [Check(name="rapi", ok=False, reason=str(exc))])
+        checks = [Check(name="rapi", ok=True, reason=f"Ganeti {info.get('software_version', '?')} cluster {info.get('name')} "
+                        f"answers at {cluster.url} as {cluster.user}")]
+        enabled = info.get("enabled_hypervisors") or []
+        usable = [h for h in enabled if h in HYPERVISORS]
+        checks.append(Check(name="hypervisor", ok=bool(usable), reason=f"hypervisors creature drives there: {', '.join(usable)}"
+                            if usable else f"the cluster enables {', '.join(enabled) or 'no hypervisor'}; creature drives "
+                            f"{' and '.join(HYPERVISORS)} instances only"))
+        try:
+            nodes = self.rapi.request("GET", "/2/nodes?bulk=1")
+            oses = self.rapi.request("GET", "/2/os")
+        except CreatureError as exc:
+            return Probe.of(self.name, [*checks, Check(name="nodes", ok=False, reason=str(exc))])
+        # a node whose hypervisor and node daemon answer reports its memory; an offline or broken one does not
+        ready = [n["name"] for n in nodes if n.get("vm_capable", True) and not n.get("offline") and n.get("mtotal")]
+        checks.append(Check(name="nodes", ok=bool(ready), reason=f"{len(ready)} of {len(nodes)} nodes run instances: "
+                            f"{', '.join(ready)}" if ready else f"none of the {len(nodes)} nodes reports a working hypervisor "
+                            "(offline, not vm_capable, or its node daemon does not answer)"))
+        checks.append(Check(name="os", ok=cluster.os in oses, reason=f"OS definition {cluster.os} is valid on every node"
+                            if cluster.os in oses else f"OS definition {cluster.os} is not valid on every node (valid: "
+                            f"{', '.join(oses) or 'none'}): install it with `creature ganeti os-definition "
+                            f"/srv/ganeti/os/{cluster.os.partition('+')[0]}` on each node"))
+        writable = cluster.image_dir.is_dir() and _writable(cluster.image_dir)
+        checks.append(Check(name="images", ok=writable, reason=f"image folder {cluster.image_dir} (on the nodes: "
+                            f"{cluster.node_image_dir})" if writable else f"image folder {cluster.image_dir} is missing or "
+                            "not writable here"))
+        return Probe.of(self.name, checks)
+
+    def check_options(self, options: dict[str, str]) -> dict:
+        try:
+            return Options.model_validate(options).model_dump()
+        except ValidationError as exc:
+            from creature.model import one_line
+
+            raise InputError(f"ganeti --option: {one_line(exc)}") from None
+
+    def node_name(self, wanted: str) -> str:
+        """The cluster's full name of node wanted (its full name, or its first label when that is unique)."""
+        names = [n["id"] if "id" in n else n["name"] for n in self.rapi.request("GET", "/2/nodes")]
+        matches = [n for n in names if n == wanted] or [n for n in names if n.split(".")[0] == wanted]
+        if len(matches) != 1:
+            raise InputError(f"cluster {self.cluster_info().get('name')} has no node {wanted!r} (nodes: {', '.join(sorted(names))})")
+        return matches[0]
+
+    # create
+    def create(self, machine: Machine, template: Template, staging: Path) -> dict:
+        from creature.templates import disk_image
+
+        from creature_ganeti.images import boot_files, image_size_mib, template_image
+
+        cluster, opts, spec = self.cluster, self.check_options(machine.spec.options), machine.spec
+        access = machine.access
+        if access is not None and (getattr(access, "ssh_keys", None) or getattr(access, "root_password_hash", None)):
+            raise InputError("ganeti takes no --ssh-key or --root-password: the template's image is copied as it is")
+        info = self.cluster_info()
+        hypervisor = opts["hypervisor"] or cluster.hypervisor or info.get("default_hypervisor")
+        if hypervisor not in info.get("enabled_hypervisors", []) or hypervisor not in HYPERVISORS:
+            raise InputError(f"hypervisor {hypervisor!r} is not one creature drives on cluster {info.get('name')} "
+                             f"(enabled there: {', '.join(info.get('enabled_hypervisors', []))}; creature: {', '.join(HYPERVISORS)})")
+        enabled = info.get("enabled_disk_templates") or []
+        disk_template = opts["disk_template"] or (enabled[0] if enabled else None)
+        if disk_template not in enabled:
+            raise InputError(f"disk template {disk_template!r} is not enabled on cluster {info.get('name')} (enabled: {', '.join(enabled)})")
+        if disk_template == "diskless":
+            raise InputError("disk template 'diskless' has no disk for the template's root file system")
+        nics = self._nics(machine)
+        ipolicy = info.get("ipolicy") or {}
+        specs = {"disk-size": opts["disk_size"] or _policy_min(ipolicy, "disk-size"), "memory-size": spec.memory,
+                 "cpu-count": spec.cpus, "disk-count": 1, "nic-count": len(nics)}
+        broken = policy_violations(ipolicy, specs)
+        if broken:
+            raise InputError("; ".join(broken))
+        allowed = ipolicy.get("disk-templates")
+        if allowed and disk_template not in allowed:
+            raise InputError(f"disk template {disk_template!r} is outside the cluster's instance policy (allowed: {', '.join(allowed)})")
+        node = self.node_name(spec.node) if spec.node else None
+        if node is None and not info.get("default_iallocator"):
+            raise InputError(f"cluster {info.get('name')} has no default allocator: place the machine with --node NODE")
+        # everything checked: only now the template's image is made (once), whose size is the least disk
+        image = disk_image(self.home, template)
+        least = image_size_mib(image)
+        size = opts["disk_size"] or max(least, specs["disk-size"])
+        if size < least:
+            raise InputError(f"disk_size {size} MiB is smaller than template {template.name}'s image ({least} MiB)")
+        broken = policy_violations(ipolicy, specs | {"disk-size": size})
+        if broken:
+            raise InputError("; ".join(broken))
+        publish = not self.dry_run
+        published = template_image(cluster.image_dir, template, image if publish else None)
+        body = {"__version__": 1, "mode": "create", "name": machine.name, "disk_template": disk_template,
+                "disks": [{"size": size}], "nics": nics, "os_type": cluster.os,
+                "osparams": {"image": cluster.node_path(published)}, "hypervisor": hypervisor,
+                "beparams": {"maxmem": spec.memory, "minmem": spec.memory, "vcpus": spec.cpus},
+                "start": False, "ip_check": False, "name_check": False, "wait_for_sync": False, "tags": ["creature"]}
+        if hypervisor == "kvm":
+            vmlinux, initramfs = boot_files(cluster.image_dir, write=publish)
+            body["hvparams"] = {"kernel_path": cluster.node_path(vmlinux), "initrd_path": cluster.node_path(initramfs),
+                                "root_path": "/dev/vda", "kernel_args": " ".join(self._kernel_words(machine, template))}
+        if node is not None:
+            body["pnode"] = node
+        (staging / "create.rapi").write_text(f"POST {self.rapi.base}/2/instances\n{json.dumps(body, indent=2)}\n")
+        (staging / "create.rapi").chmod(0o600)
+        data = {"cluster": info.get("name"), "hypervisor": hypervisor, "disk_template": disk_template, "disk_size": size,
+                "image": cluster.node_path(published)}
+        if self.dry_run:
+            return data
+        job = self.rapi.run("POST", "/2/instances", body)
+        return data | {"create_job": job.get("id")}
+
+    def _nics(self, machine: Machine) -> list[dict]:
+        """The instance's NICs: one per creature NIC (its network's bridge as the link); without any, one NIC on the
+        cluster's default link with a MAC Ganeti makes, as `gnt-instance add` gives (instance policies want one)."""
+        from creature.network import bridge_for
+
+        if not machine.spec.nics:
+            return [{}]
+        nics = []
+        for nic in machine.spec.nics:
+            entry = {"link": bridge_for(self.home, nic), "mac": nic.mac}
+            if nic.ip:
+                entry["ip"] = nic.ip
+            nics.append(entry)
+        return nics
+
+    def _kernel_words(self, machine: Machine, template: Template) -> list[str]:
+        from creature.network import guest_cmdline
+
+        # root= comes from the hvparam root_path; the acpi word turns the power button (Ganeti's soft
+        # shutdown: system_powerdown) into the signal the template's init halts on
+        halt = str(template.meta.get("halt_signal", "SIGUSR2")).removeprefix("SIG")
+        return ["rw", "panic=-1", "net.ifnames=0", "quiet", f"creature.hostname={machine.name}", f"creature.acpi={halt}",
+                *guest_cmdline(self.home, machine.spec.nics)]
+
+    # state
+    def _get(self, name: str) -> dict | None:
+        """One instance as the RAPI shows it now (from this listing's bulk answer when it is fresh); None if gone."""
+        if self._bulk is not None and time.monotonic() - self._bulk[0] < BULK_FRESH and name in self._bulk[1]:
+            return self._bulk[1][name]
+        try:
+            return self.rapi.request("GET", f"/2/instances/{name}")
+        except NotOnCluster:
+            return None
+
+    def state(self, machine: Machine) -> State:
+        found = self._get_fresh(machine.name)
+        return State.UNKNOWN if found is None else STATUS.get(found.get("status"), State.UNKNOWN)
+
+    def _get_fresh(self, name: str) -> dict | None:
+        self._bulk = None  # a lifecycle step must see the cluster as it is now
+        return self._get(name)
+
+    def states(self, machines: list[Machine]) -> dict[str, State]:
+        """One bulk RAPI request for every instance of the cluster, whatever the number of machines."""
+        found = {i["name"]: i for i in self.rapi.request("GET", "/2/instances?bulk=1")}
+        self._bulk = (time.monotonic(), found)
+        return {m.name: STATUS.get(found[m.name].get("status"), State.UNKNOWN) if m.name in found else State.UNKNOWN
+                for m in machines}
+
+    def nodes(self, machines: list[Machine]) -> dict[str, str]:
+        found = {}
+        for m in machines:
+            instance = self._get(m.name)
+            if instance is not None and instance.get("pnode"):
+                found[m.name] = instance["pnode"]
+        return found
+
+    def addresses(self, machine: Machine) -> list[Address]:
+        """The NIC addresses Ganeti knows (given at create, or by gnt-instance modify)."""
+        instance = self._get(machine.name)
+        if instance is None:
+            return []
+        return [Address(mac=mac, ip=ip, source="ganeti") for mac, ip in zip(instance.get("nic.macs") or [],
+                                                                              instance.get("nic.ips") or [], strict=False) if ip]
+
+    def details(self, machine: Machine) -> dict[str, str]:
+        instance = self._get_fresh(machine.name)
+        if instance is None:
+            return {"ganeti": f"no instance {machine.name} on cluster {machine.data.get('cluster')}"}
+        sizes = ", ".join(f"{s} MiB" for s in instance.get("disk.sizes") or [])
+        found = {"ganeti": f"{instance.get('status')} on {instance.get('pnode')}" + (
+                     f", secondary {', '.join(instance['snodes'])}" if instance.get("snodes") else ""),
+                 "disks": f"{instance.get('disk_template')}: {sizes or 'none'}",
+                 "hypervisor": machine.data.get("hypervisor", "?"), "os": str(instance.get("os")),
+                 "ganeti nics": ", ".join(f"{mac} on {link}" for mac, link in zip(instance.get("nic.macs") or [],
+                                                                                   instance.get("nic.links") or [], strict=False)) or "none"}
+        if STATUS.get(instance.get("status")) == State.RUNNING:
+            try:
+                console = self.rapi.request("GET", f"/2/instances/{machine.name}/console")
+                found["console"] = _console_text(console)
+            except CreatureError:
+                pass  # the console instructions are a courtesy: show the rest
+        return found
+
+    # lifecycle: each one RAPI job
+    def start(self, machine: Machine) -> None:
+        self.rapi.run("PUT", f"/2/instances/{machine.name}/startup")
+
+    def stop(self, machine: Machine, timeout: float) -> StopResult:
+        # Ganeti asks the guest (ACPI powerdown), checks every 5 s up to the timeout, then kills it and
+        # sleeps 1 s: an op that lasted timeout + 1 s or more was forced
+        seconds = math.ceil(timeout)
+        record = self.rapi.run("PUT", f"/2/instances/{machine.name}/shutdown", {"timeout": seconds})
+        return StopResult(forced=job_seconds(record) >= seconds + 1)
+
+    def kill(self, machine: Machine) -> None:
+        self.rapi.run("PUT", f"/2/instances/{machine.name}/shutdown", {"timeout": 0})
+
+    def destroy(self, machine: Machine) -> None:
+        try:
+            self.rapi.run("DELETE", f"/2/instances/{machine.name}")
+        except NotOnCluster:
+            pass  # removed on the cluster already (gnt-instance remove, an earlier attempt)
+
+    def migrate(self, machine: Machine, node: str | None, live: bool = True) -> None:
+        body = {"mode": "live" if live else "non-live"} | self._target(machine, node)
+        self.rapi.run("PUT", f"/2/instances/{machine.name}/migrate", body)
+
+    def failover(self, machine: Machine, node: str | None, timeout: float) -> None:
+        body = {"shutdown_timeout": math.ceil(timeout)} | self._target(machine, node)
+        self.rapi.run("PUT", f"/2/instances/{machine.name}/failover", body)
+
+    def _target(self, machine: Machine, node: str | None) -> dict:
+        """{"target_node": the full name} for node (none: the cluster's allocator chooses); its own node is refused."""
+        if node is None:
+            return {}
+        target = self.node_name(node)
+        instance = self._get_fresh(machine.name)
+        if instance is not None and instance.get("pnode") == target:
+            raise InputError(f"machine {machine.name!r} is on {target} already")
+        return {"target_node": target}
+
+    def plan(self, machine: Machine, action: str) -> list[list[str]]:
+        # the RAPI requests the action submits (each a job, then awaited with GET /2/jobs/ID/wait)
+        base = f"{self.rapi.base}/2/instances/{machine.name}"
+        requests = {"start": [["PUT", f"{base}/startup"]],
+                    "stop": [["PUT", f"{base}/shutdown", '{"timeout": TIMEOUT}']],
+                    "kill": [["PUT", f"{base}/shutdown", '{"timeout": 0}']],
+                    "destroy": [["DELETE", base]]}
+        if action not in requests:
+            raise NotImplementedError(action)
+        return requests[action]
+
+
+def _policy_min(ipolicy: dict, key: str) -> int:
+    lows = [b.get("min", {}).get(key) for b in ipolicy.get("minmax") or []]
+    return min((v for v in lows if v is not None), default=0)
+
+
+def _console_text(console: dict) -> str:
+    command = console.get("command")
+    shown = " ".join(command) if isinstance(command, list) else str(command or "")
+    where = f"{console.get('user')}@{console.get('host')}" if console.get("host") else ""
+    return f"{console.get('kind', '?')} {where}: {shown}".strip()
+
+
+def _writable(folder: Path) -> bool:
+    import os
+
+    return os.access(folder, os.W_OK)
