@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from creature.cli_cluster import failover, migrate
-from creature.cli_hosts import host_add, host_list, host_rm
+from creature.cli_hosts import host_add, host_list, host_rm, key_values
 from creature.cli_network import network_group, nic_options, wait_ip
 from creature.errors import CreatureError, InputError
 from creature.listing import COLUMNS as LIST_COLUMNS
@@ -165,17 +165,6 @@ def template():
     """Build, list and remove templates."""
 
 
-def _key_values(items: tuple[str, ...]) -> dict[str, str]:
-    """--option KEY=VALUE items as a dict (a key given twice keeps the last value)."""
-    parsed = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"--option wants KEY=VALUE, got {item!r}")
-        parsed[key] = value
-    return parsed
-
-
 @template.command("build")
 @click.argument("name")
 @click.option("--method", required=True, help="Bootstrap method (busybox, debootstrap, tarball, or a plugin's).")
@@ -188,7 +177,7 @@ def _key_values(items: tuple[str, ...]) -> dict[str, str]:
 @click.pass_context
 def template_build(ctx, name, method, suite, variant, include, mirror, from_, options):
     """Build template NAME with a bootstrap method."""
-    parsed = _key_values(options)
+    parsed = key_values(options)
     given = {"suite": suite, "variant": variant, "include": include, "mirror": mirror, "from": from_}
     parsed.update({k: v for k, v in given.items() if v is not None})
     t = api(ctx).templates.build(name, method, parsed)
@@ -298,7 +287,7 @@ def create(ctx, name, file, driver, template, cpus, memory, autostart, order, de
     """Create machine NAME from a template."""
     data = _spec_from(file, name, {"driver": driver, "template": template, "cpus": cpus, "memory": memory, "autostart": autostart,
                                    "autostart_order": order, "autostart_delay": delay, "nics": nics, "node": node,
-                                   "options": _key_values(options) or None})
+                                   "options": key_values(options) or None})
     if "template" not in data:
         raise InputError("a machine needs a template: --template NAME (see `creature template list`)")
     from creature.guest import Access

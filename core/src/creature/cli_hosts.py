@@ -19,6 +19,17 @@ def _hosts(ctx: click.Context):
     return Hosts(Home(ctx.find_root().obj.get("home")))
 
 
+def key_values(items: tuple[str, ...]) -> dict[str, str]:
+    """--option KEY=VALUE items as a dict (a key given twice keeps the last value)."""
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--option wants KEY=VALUE, got {item!r}")
+        parsed[key] = value
+    return parsed
+
+
 def _read(path: Path, what: str) -> bytes:
     try:
         return sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
@@ -56,14 +67,8 @@ def host_add(ctx, name, uri, driver, user, password_file, ca_cert, options):
     """Remember a remote host: a libvirt URI (qemu+ssh://user@host/system), or a Ganeti cluster (--driver ganeti https://HOST:5080)."""
     from creature.drivers import HostAccess
 
-    parsed = {}
-    for item in options:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"--option wants KEY=VALUE, got {item!r}")
-        parsed[key] = value
     access = HostAccess(user=user, password=_password(user, password_file),
-                        ca_cert=_read(ca_cert, "certificate file") if ca_cert is not None else None, options=parsed)
+                        ca_cert=_read(ca_cert, "certificate file") if ca_cert is not None else None, options=key_values(options))
     _hosts(ctx).add(name, uri, driver or "libvirt-qemu", access)
     click.echo(f"host {name} added ({uri})")
 

@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from cached_build import cached_build  # noqa: E402 (tests/labs, beside this lab)
+
 REPO = HERE.parents[2]
 CLUSTER = ("cluster.gnt.test", "192.0.2.10")
 NODES = (("node1.gnt.test", "192.0.2.11"), ("node2.gnt.test", "192.0.2.12"))
@@ -64,16 +67,7 @@ def run(argv: list[str], timeout: float = 120, check: bool = True, input: str | 
 
 def build_root(log: Path) -> Path:
     """Run build-root.sh (a no-op when the cache holds this root) and return the lab folder (root/ inside)."""
-    with open(log, "w") as err:
-        proc = subprocess.run(["bash", str(HERE / "build-root.sh")], stdout=subprocess.PIPE, stderr=err,
-                              stdin=subprocess.DEVNULL, text=True, timeout=1200)
-    if proc.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-        raise LabError(f"build-root.sh exited {proc.returncode}:\n{tail}")
-    lab = Path(proc.stdout.strip().splitlines()[-1])
-    if not (lab / "READY").is_file():
-        raise LabError(f"build-root.sh printed {lab}, which is not a complete lab")
-    return lab
+    return cached_build(HERE / "build-root.sh", log, LabError)
 
 
 def _start_time(pid: int) -> int | None:

@@ -8,6 +8,7 @@ Every check of where an instance runs also asks Ganeti's own CLI on the master (
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -111,14 +112,15 @@ def test_listing_costs_one_rapi_request_for_any_count(cluster_home, fake_cli, ga
     api.templates.build("bb", "busybox")
 
     def make(names):
-        def one(name):
+        def chunk(share):
             own = creature_for(cluster_home, "labfake")  # an API (and inventory connection) per thread
             try:
-                own.create({"name": name, "template": "bb", "memory": "128M"})
+                for name in share:
+                    own.create({"name": name, "template": "bb", "memory": "128M"})
             finally:
                 own.inventory.close()
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(one, names))
+        with ThreadPoolExecutor(4) as pool:  # Ganeti runs one creation at a time: 4 keep its queue full
+            list(pool.map(chunk, [names[i::4] for i in range(4)]))
 
     def counted() -> tuple[dict, int, list]:
         before = Rapi.calls.copy()
@@ -190,6 +192,14 @@ def test_host_add_refuses_bad_url_password_and_rights(creature_home, ganeti_lab,
     one_error_line(add(ganeti_lab.url, "--password-file", str(wrong)), 2,
                    f"refused user '{module.RAPI_USER}': wrong user name or password (HTTP 401)")
     one_error_line(add(ganeti_lab.url, "--password-file", "-"), 2, "is empty")
+    # a certificate that is not the cluster's: the TLS handshake fails, nothing is sent
+    other = tmp_path / "other"
+    other.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
+                    "/CN=ganeti.example.com", "-days", "2", "-keyout", str(other / "key"), "-out", str(other / "cert")],
+                   check=True, capture_output=True)
+    one_error_line(cli("host", "add", "c1", ganeti_lab.url, *[str(other / "cert") if a == str(ca) else a for a in rest],
+                       "--password-file", str(good)), 2, "TLS: the certificate of", "is not the one trusted")
     one_error_line(add(ganeti_lab.url, "--password-file", str(good), "--option", "colour=blue"), 2, "takes no --option colour")
     # a user the cluster lets read only
     ganeti_lab.node_run(0, ["sh", "-c", "read -r pw; printf 'reader %s\\n' \"$pw\" >> /var/lib/ganeti/rapi/users"],
@@ -317,3 +327,24 @@ def test_dry_run_shows_the_rapi_requests(cluster_home, lab_cli, ganeti_lab):
     cli.ok("create", "dry", "--template", "bb")
     assert cli.ok("start", "dry", "--dry-run").out.splitlines()[1] == f"PUT {ganeti_lab.url}/2/instances/dry/startup"
     assert cli.ok("show", "dry", "--format", "json").json()["state"] == "stopped"
+
+
+def test_stop_forces_a_guest_that_ignores_the_power_button(lab_cli, ganeti_lab):
+    """Graceful up to the timeout, then forced, and said so: the guest's kernel is told nothing of the power button."""
+    cli = lab_cli
+    cli.ok("template", "build", "bb", "--method", "busybox")
+    cli.ok("create", "deaf", "--template", "bb")
+    kernel_args = ganeti_lab.rapi().request("GET", "/2/instances/deaf")["hvparams"]["kernel_args"]
+    assert "creature.acpi=" in kernel_args
+    # without creature.acpi= the initramfs starts no acpid, and busybox's init ignores the button
+    deaf = " ".join(w for w in kernel_args.split() if not w.startswith("creature.acpi="))
+    ganeti_lab.node_run(0, ["gnt-instance", "modify", "-H", f"kernel_args={deaf}", "deaf"])
+    cli.ok("start", "deaf")
+    time.sleep(3)  # booted: the button would have been heard by now if anything listened
+    started = time.monotonic()
+    stopped = cli.ok("stop", "deaf", "--timeout", "4")
+    took = time.monotonic() - started
+    assert "did not shut down within 4 s and was forced off" in stopped.err, (stopped.err, took)
+    assert took >= 4, took
+    assert cli.ok("show", "deaf", "--format", "json").json()["state"] == "stopped"
+    assert ganeti_view(ganeti_lab, "deaf")["status"] == "ADMIN_down"

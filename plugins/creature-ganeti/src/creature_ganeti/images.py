@@ -18,7 +18,7 @@ import stat
 from pathlib import Path
 
 from creature.errors import CreatureError
-from creature.guest_initramfs import ACPI_HANDOVER, ACPI_WORD, archive, base_entries, host_busybox, init_script
+from creature.guest_initramfs import ACPI_HANDOVER, ACPI_WORD, archive, base_entries, host_busybox, init_script, module_order
 from creature.home import write_atomic
 from creature.kernel_image import extract_vmlinux
 from creature.procs import run, which
@@ -39,20 +39,6 @@ def host_kernel(boot: Path = Path("/boot"), modules: Path = Path("/lib/modules")
     return max(found)[1:]
 
 
-def module_files(version: str, names: tuple[str, ...] = MODULES, modules: Path = Path("/lib/modules")) -> list[str]:
-    """The module files (relative to the kernel's modules folder) for names, dependencies first, each once."""
-    deps = {}
-    for line in (modules / version / "modules.dep").read_text().splitlines():
-        path, _, rest = line.partition(":")
-        deps[Path(path).name.removesuffix(".ko").replace("-", "_")] = [*reversed(rest.split()), path]
-    order: list[str] = []
-    for name in names:
-        if name not in deps:
-            raise CreatureError(f"kernel {version} has no module {name}")
-        order += [p for p in deps[name] if p not in order]
-    return order
-
-
 def _publish(path: Path, data: bytes) -> Path:
     if not path.exists():
         # public files (a Debian kernel, busybox) read on the nodes, where QEMU may run as another user
@@ -71,7 +57,7 @@ def boot_files(folder: Path, write: bool = True) -> tuple[Path, Path]:
     if write and not vmlinux.exists():
         _publish(vmlinux, extract_vmlinux(bzimage))
     if write and not initramfs.exists():
-        files = module_files(version)
+        files = module_order(Path(f"/lib/modules/{version}"), MODULES, f"kernel {version}")
         entries = base_entries(busybox, INIT) + [
             ("modules", stat.S_IFDIR | 0o755, b""),
             ("modules.order", stat.S_IFREG | 0o644, "".join(Path(p).name + "\n" for p in files).encode())]
