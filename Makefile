@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 WHEELS := /var/cache/creature/wheels
 PIP = $(VENV)/bin/pip --retries 2 --timeout 20
 # Drivers that must run on these machines: their conformance tests fail instead of skipping.
-REQUIRE_DRIVERS ?= lxc,qemu,uml,libvirt-qemu,libvirt-lxc
+REQUIRE_DRIVERS ?= lxc,qemu,uml,libvirt-qemu,libvirt-lxc,ganeti
 
 .PHONY: install apt uml-kernel demo test bench lint test-xen test-ganeti
 

@@ -111,16 +111,19 @@ def test_listing_costs_one_rapi_request_for_any_count(cluster_home, fake_cli, ga
     api = creature_for(cluster_home, "labfake")
     api.templates.build("bb", "busybox")
 
-    def make(names):
+    def each(names, action):
         def chunk(share):
             own = creature_for(cluster_home, "labfake")  # an API (and inventory connection) per thread
             try:
                 for name in share:
-                    own.create({"name": name, "template": "bb", "memory": "128M"})
+                    action(own, name)
             finally:
                 own.inventory.close()
         with ThreadPoolExecutor(4) as pool:  # Ganeti runs one creation at a time: 4 keep its queue full
             list(pool.map(chunk, [names[i::4] for i in range(4)]))
+
+    def make(names):
+        each(names, lambda own, name: own.create({"name": name, "template": "bb", "memory": "128M"}))
 
     def counted() -> tuple[dict, int, list]:
         before = Rapi.calls.copy()
@@ -144,8 +147,12 @@ def test_listing_costs_one_rapi_request_for_any_count(cluster_home, fake_cli, ga
     assert {i.node for i in infos} <= {"node1.gnt.test", "node2.gnt.test"} and all(i.node for i in infos)
     assert many_api == few_api == {"GET /2/instances?bulk=1": 1}, (few_api, many_api)
     assert many_cli == few_cli == 1, (few_cli, many_cli)
-    print(f"\n50 fake instances created in {made:.1f} s (4 at a time); RAPI requests per list: {few_api} / {many_api}; "
-          f"CLI connections per list: {few_cli} / {many_cli}")
+    started = time.monotonic()
+    api.kill("n07")
+    each([i.name for i in infos], lambda own, name: own.destroy(name))
+    assert ganeti_lab.instances() == [] and api.list_machines() == []
+    print(f"\n50 fake instances created in {made:.1f} s, destroyed in {time.monotonic() - started:.1f} s (4 at a time); "
+          f"RAPI requests per list: {few_api} / {many_api}; CLI connections per list: {few_cli} / {many_cli}")
     api.inventory.close()
 
 
