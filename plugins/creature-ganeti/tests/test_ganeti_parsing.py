@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from creature.errors import InputError
-from creature_ganeti.driver import Options, job_seconds, parse_size, policy_violations
 from creature_ganeti.os_definition import write
-from creature_ganeti.rapi import JobFailed, JobRefused, Rapi, job_error, parse_url, tls_context
+from creature_ganeti.rapi import JobFailed, JobRefused, Rapi, job_error, job_seconds, parse_url, tls_context
+from creature_ganeti.request import Options, parse_size, policy_violations
 from creature_ganeti.settings import certificate_only
 
 RECORDS = json.loads((Path(__file__).parent / "data" / "ganeti-3.0.2-records.json").read_text())

@@ -8,77 +8,23 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from pathlib import Path
-from typing import Literal
 
-from creature.drivers import Capabilities, Check, Driver, HostAccess, Probe, StopResult
+from creature.drivers import Capabilities, Driver, HostAccess, Probe, StopResult
 from creature.errors import CreatureError, InputError
 from creature.host import HostFacts
 from creature.model import Address, Machine, State, Template
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from creature_ganeti.rapi import NotOnCluster
-from creature_ganeti.settings import HYPERVISORS, Cluster, check_host
+from creature_ganeti.rapi import NotOnCluster, job_seconds
+from creature_ganeti.request import InstanceRequest, parse_options
+from creature_ganeti.settings import Cluster, check_host
 
 # Ganeti's instance status (the query field "status") as creature's states
 STATUS = {"running": State.RUNNING, "ERROR_up": State.RUNNING, "ERROR_wrongnode": State.RUNNING,
           "ADMIN_down": State.STOPPED, "ADMIN_offline": State.STOPPED, "USER_down": State.STOPPED,
           "ERROR_down": State.CRASHED, "ERROR_nodedown": State.UNKNOWN, "ERROR_nodeoffline": State.UNKNOWN}
-SIZE_RE = re.compile(r"^\s*(\d+)\s*([mgt]?)(?:i?b)?\s*$", re.IGNORECASE)
-POLICY_SPECS = {"disk-size": ("disk size", " MiB"), "memory-size": ("memory", " MiB"), "cpu-count": ("vCPUs", ""),
-                "disk-count": ("disks", ""), "nic-count": ("NICs", ""), "spindle-use": ("spindles", "")}
 BULK_FRESH = 2.0  # seconds one bulk listing answers nodes() and addresses() of the same `list`
-
-
-def parse_size(value: str) -> int:
-    """A disk size in MiB from 2048, 2048M, 2G, 1T (a bare number means MiB, as in gnt-instance)."""
-    match = SIZE_RE.match(str(value))
-    if not match:
-        raise ValueError(f"invalid disk size {value!r}: a number with an optional unit M, G or T, like 2G")
-    return int(match.group(1)) * {"": 1, "m": 1, "g": 1024, "t": 1024 * 1024}[match.group(2).lower()]
-
-
-class Options(BaseModel):
-    """What `create --option KEY=VALUE` takes for a Ganeti instance."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    disk_template: str | None = None
-    disk_size: int | None = None
-    hypervisor: Literal["kvm", "fake"] | None = None
-
-    @field_validator("disk_size", mode="before")
-    @classmethod
-    def _size(cls, value):
-        return None if value is None else parse_size(value)
-
-
-def policy_violations(ipolicy: dict, specs: dict[str, int]) -> list[str]:
-    """What breaks the cluster's instance policy (Ganeti accepts an instance inside any one of its min/max ranges)."""
-    found: list[list[str]] = []
-    for bounds in ipolicy.get("minmax") or []:
-        broken = []
-        for key, value in specs.items():
-            low, high = bounds.get("min", {}).get(key), bounds.get("max", {}).get(key)
-            what, unit = POLICY_SPECS[key]
-            if low is not None and value < low:
-                broken.append(f"{what} {value}{unit} is below the cluster's instance policy minimum of {low}{unit}")
-            elif high is not None and value > high:
-                broken.append(f"{what} {value}{unit} is above the cluster's instance policy maximum of {high}{unit}")
-        if not broken:
-            return []
-        found.append(broken)
-    return found[0] if found else []
-
-
-def job_seconds(record: dict) -> float:
-    """How long the job ran on the master (Ganeti's own timestamps: start_ts and end_ts, [seconds, microseconds])."""
-    def stamp(value):
-        return value[0] + value[1] / 1e6 if isinstance(value, list) and len(value) == 2 else None
-    start, end = stamp(record.get("start_ts")), stamp(record.get("end_ts"))
-    return end - start if start is not None and end is not None else 0.0
 
 
 class GanetiDriver(Driver):
@@ -127,49 +73,12 @@ class GanetiDriver(Driver):
         self.rapi.request("GET", "/2/info")
 
     def probe(self, host: HostFacts) -> Probe:
-        if Cluster.of(self.home.root) is None:
-            return Probe.of(self.name, [Check(name="cluster", ok=False, reason=(
-                "no Ganeti cluster here: add one with `creature host add NAME --driver ganeti https://HOST:5080 "
-                "--user U --password-file F --option image_dir=DIR` and work on it with --host NAME"))])
-        cluster = self.cluster
-        try:
-            info = self.cluster_info()
-        except CreatureError as exc:
-            return Probe.of(self.name, [Check(name="rapi", ok=False, reason=str(exc))])
-        checks = [Check(name="rapi", ok=True, reason=f"Ganeti {info.get('software_version', '?')} cluster {info.get('name')} "
-                        f"answers at {cluster.url} as {cluster.user}")]
-        enabled = info.get("enabled_hypervisors") or []
-        usable = [h for h in enabled if h in HYPERVISORS]
-        checks.append(Check(name="hypervisor", ok=bool(usable), reason=f"hypervisors creature drives there: {', '.join(usable)}"
-                            if usable else f"the cluster enables {', '.join(enabled) or 'no hypervisor'}; creature drives "
-                            f"{' and '.join(HYPERVISORS)} instances only"))
-        try:
-            nodes = self.rapi.request("GET", "/2/nodes?bulk=1")
-            oses = self.rapi.request("GET", "/2/os")
-        except CreatureError as exc:
-            return Probe.of(self.name, [*checks, Check(name="nodes", ok=False, reason=str(exc))])
-        # a node whose hypervisor and node daemon answer reports its memory; an offline or broken one does not
-        ready = [n["name"] for n in nodes if n.get("vm_capable", True) and not n.get("offline") and n.get("mtotal")]
-        checks.append(Check(name="nodes", ok=bool(ready), reason=f"{len(ready)} of {len(nodes)} nodes run instances: "
-                            f"{', '.join(ready)}" if ready else f"none of the {len(nodes)} nodes reports a working hypervisor "
-                            "(offline, not vm_capable, or its node daemon does not answer)"))
-        checks.append(Check(name="os", ok=cluster.os in oses, reason=f"OS definition {cluster.os} is valid on every node"
-                            if cluster.os in oses else f"OS definition {cluster.os} is not valid on every node (valid: "
-                            f"{', '.join(oses) or 'none'}): install it with `creature ganeti os-definition "
-                            f"/srv/ganeti/os/{cluster.os.partition('+')[0]}` on each node"))
-        writable = cluster.image_dir.is_dir() and _writable(cluster.image_dir)
-        checks.append(Check(name="images", ok=writable, reason=f"image folder {cluster.image_dir} (on the nodes: "
-                            f"{cluster.node_image_dir})" if writable else f"image folder {cluster.image_dir} is missing or "
-                            "not writable here"))
-        return Probe.of(self.name, checks)
+        from creature_ganeti.probe import probe
+
+        return probe(self.name, Cluster.of(self.home.root), self.cluster_info)
 
     def check_options(self, options: dict[str, str]) -> dict:
-        try:
-            return Options.model_validate(options).model_dump()
-        except ValidationError as exc:
-            from creature.model import one_line
-
-            raise InputError(f"ganeti --option: {one_line(exc)}") from None
+        return parse_options(options)
 
     def node_name(self, wanted: str) -> str:
         """The cluster's full name of node wanted (its full name, or its first label when that is unique)."""
@@ -185,60 +94,24 @@ class GanetiDriver(Driver):
 
         from creature_ganeti.images import boot_files, image_size_mib, template_image
 
-        cluster, opts, spec = self.cluster, self.check_options(machine.spec.options), machine.spec
-        access = machine.access
-        if access is not None and (getattr(access, "ssh_keys", None) or getattr(access, "root_password_hash", None)):
-            raise InputError("ganeti takes no --ssh-key or --root-password: the template's image is copied as it is")
-        info = self.cluster_info()
-        hypervisor = opts["hypervisor"] or cluster.hypervisor or info.get("default_hypervisor")
-        if hypervisor not in info.get("enabled_hypervisors", []) or hypervisor not in HYPERVISORS:
-            raise InputError(f"hypervisor {hypervisor!r} is not one creature drives on cluster {info.get('name')} "
-                             f"(enabled there: {', '.join(info.get('enabled_hypervisors', []))}; creature: {', '.join(HYPERVISORS)})")
-        enabled = info.get("enabled_disk_templates") or []
-        disk_template = opts["disk_template"] or (enabled[0] if enabled else None)
-        if disk_template not in enabled:
-            raise InputError(f"disk template {disk_template!r} is not enabled on cluster {info.get('name')} (enabled: {', '.join(enabled)})")
-        if disk_template == "diskless":
-            raise InputError("disk template 'diskless' has no disk for the template's root file system")
-        nics = self._nics(machine)
-        ipolicy = info.get("ipolicy") or {}
-        specs = {"disk-size": opts["disk_size"] or _policy_min(ipolicy, "disk-size"), "memory-size": spec.memory,
-                 "cpu-count": spec.cpus, "disk-count": 1, "nic-count": len(nics)}
-        broken = policy_violations(ipolicy, specs)
-        if broken:
-            raise InputError("; ".join(broken))
-        allowed = ipolicy.get("disk-templates")
-        if allowed and disk_template not in allowed:
-            raise InputError(f"disk template {disk_template!r} is outside the cluster's instance policy (allowed: {', '.join(allowed)})")
-        node = self.node_name(spec.node) if spec.node else None
-        if node is None and not info.get("default_iallocator"):
-            raise InputError(f"cluster {info.get('name')} has no default allocator: place the machine with --node NODE")
-        # everything checked: only now the template's image is made (once), whose size is the least disk
+        cluster = self.cluster
+        node = self.node_name(machine.spec.node) if machine.spec.node else None
+        request = InstanceRequest(cluster, self.cluster_info(), machine, self._nics(machine), node)
+        # everything checked: only now the template's image is made (once); its size is the least disk
         image = disk_image(self.home, template)
-        least = image_size_mib(image)
-        size = opts["disk_size"] or max(least, specs["disk-size"])
-        if size < least:
-            raise InputError(f"disk_size {size} MiB is smaller than template {template.name}'s image ({least} MiB)")
-        broken = policy_violations(ipolicy, specs | {"disk-size": size})
-        if broken:
-            raise InputError("; ".join(broken))
+        size = request.fit(template, image_size_mib(image))
         publish = not self.dry_run
-        published = template_image(cluster.image_dir, template, image if publish else None)
-        body = {"__version__": 1, "mode": "create", "name": machine.name, "disk_template": disk_template,
-                "disks": [{"size": size}], "nics": nics, "os_type": cluster.os,
-                "osparams": {"image": cluster.node_path(published)}, "hypervisor": hypervisor,
-                "beparams": {"maxmem": spec.memory, "minmem": spec.memory, "vcpus": spec.cpus},
-                "start": False, "ip_check": False, "name_check": False, "wait_for_sync": False, "tags": ["creature"]}
-        if hypervisor == "kvm":
+        published = cluster.node_path(template_image(cluster.image_dir, template, image if publish else None))
+        boot = None
+        if request.hypervisor == "kvm":
             vmlinux, initramfs = boot_files(cluster.image_dir, write=publish)
-            body["hvparams"] = {"kernel_path": cluster.node_path(vmlinux), "initrd_path": cluster.node_path(initramfs),
-                                "root_path": "/dev/vda", "kernel_args": " ".join(self._kernel_words(machine, template))}
-        if node is not None:
-            body["pnode"] = node
+            boot = {"kernel_path": cluster.node_path(vmlinux), "initrd_path": cluster.node_path(initramfs),
+                    "root_path": "/dev/vda", "kernel_args": " ".join(self._kernel_words(machine, template))}
+        body = request.body(size, published, boot)
         (staging / "create.rapi").write_text(f"POST {self.rapi.base}/2/instances\n{json.dumps(body, indent=2)}\n")
         (staging / "create.rapi").chmod(0o600)
-        data = {"cluster": info.get("name"), "hypervisor": hypervisor, "disk_template": disk_template, "disk_size": size,
-                "image": cluster.node_path(published)}
+        data = {"cluster": request.info.get("name"), "hypervisor": request.hypervisor, "disk_template": request.disk_template,
+                "disk_size": size, "image": published}
         if self.dry_run:
             return data
         job = self.rapi.run("POST", "/2/instances", body)
@@ -378,19 +251,8 @@ class GanetiDriver(Driver):
         return requests[action]
 
 
-def _policy_min(ipolicy: dict, key: str) -> int:
-    lows = [b.get("min", {}).get(key) for b in ipolicy.get("minmax") or []]
-    return min((v for v in lows if v is not None), default=0)
-
-
 def _console_text(console: dict) -> str:
     command = console.get("command")
     shown = " ".join(command) if isinstance(command, list) else str(command or "")
     where = f"{console.get('user')}@{console.get('host')}" if console.get("host") else ""
     return f"{console.get('kind', '?')} {where}: {shown}".strip()
-
-
-def _writable(folder: Path) -> bool:
-    import os
-
-    return os.access(folder, os.W_OK)

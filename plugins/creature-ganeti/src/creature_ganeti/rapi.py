@@ -216,3 +216,11 @@ def decode_error(result: Any) -> tuple[str, str, str | None]:
             return kind, f"{kind}: {message}" if kind not in ("OpPrereqError", "OpExecError") else message, code
         return kind, one_line(args), None
     return "", one_line(result) if result is not None else "no reason given", None
+
+
+def job_seconds(record: dict) -> float:
+    """How long the job ran on the master (Ganeti's own timestamps: start_ts and end_ts, [seconds, microseconds])."""
+    def stamp(value):
+        return value[0] + value[1] / 1e6 if isinstance(value, list) and len(value) == 2 else None
+    start, end = stamp(record.get("start_ts")), stamp(record.get("end_ts"))
+    return end - start if start is not None and end is not None else 0.0
