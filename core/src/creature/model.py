@@ -180,6 +180,7 @@ class MachineInfo(BaseModel):
     name: str
     driver: str
     state: State
+    node: str | None = None  # where a cluster runs it (drivers with capability placement)
     autostart: bool
     template: str
     cpus: int
@@ -193,7 +194,6 @@ class MachineInfo(BaseModel):
     created: float = 0
     note: str | None = None
     details: dict[str, str] = Field(default_factory=dict)
-    node: str | None = None  # where a cluster runs it (drivers with capability placement)
 
 
 class Network(BaseModel):

@@ -190,7 +190,7 @@ class GanetiLab:
     def up(self) -> None:
         t0 = time.monotonic()
         lab = build_root(self.run_dir / "build.log")
-        self.timings["root build (cached: a look-up)"] = time.monotonic() - t0
+        self.timings["root build (a look-up when cached)"] = time.monotonic() - t0
         t1 = time.monotonic()
         for sub in ("shared", "images", "os"):
             (self.run_dir / sub).mkdir(mode=0o755)

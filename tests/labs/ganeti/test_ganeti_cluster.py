@@ -62,6 +62,8 @@ def test_placement_live_migration_and_failover(lab_cli, ganeti_lab):
     assert ganeti_view(ganeti_lab, "mover")["pnode"] == first
     other = "node2.gnt.test" if first == "node1.gnt.test" else "node1.gnt.test"
     cli.ok("start", "mover")
+    everywhere = CLI(cli.home).ok("list", "--all-hosts", "--format", "json").json()
+    assert [(r["host"], r["name"], r["state"], r["node"]) for r in everywhere] == [("lab", "mover", "running", first)]
     table = cli.ok("list").out.splitlines()
     assert table[0].split()[:4] == ["NAME", "DRIVER", "STATE", "NODE"] and table[1].split()[:4] == ["mover", "ganeti", "running", first]
 
