@@ -10,15 +10,18 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from creature.drivers import Capabilities, Driver, HostAccess, Probe, StopResult
 from creature.errors import CreatureError, InputError
-from creature.host import HostFacts
 from creature.model import Address, Machine, State, Template
 
 from creature_ganeti.rapi import NotOnCluster, job_seconds
 from creature_ganeti.request import InstanceRequest, parse_options
 from creature_ganeti.settings import Cluster, check_host
+
+if TYPE_CHECKING:
+    from creature.host import HostFacts
 
 # Ganeti's instance status (the query field "status") as creature's states
 STATUS = {"running": State.RUNNING, "ERROR_up": State.RUNNING, "ERROR_wrongnode": State.RUNNING,
