@@ -7,13 +7,13 @@ import textwrap
 
 import pytest
 
-HEAVY = ("pydantic", "stevedore", "pluggy", "creature.api", "creature_lxc.driver", "creature_qemu.driver", "creature_uml.driver")
+HEAVY = ("click", "pydantic", "stevedore", "pluggy", "creature.api", "creature_lxc.driver", "creature_qemu.driver", "creature_uml.driver")
 
 RUN_LIST = textwrap.dedent("""\
     import atexit, json, sys
     HEAVY = {heavy!r}
     atexit.register(lambda: sys.stderr.write("MODULES " + json.dumps(sorted(m for m in sys.modules if m in HEAVY)) + "\\n"))
-    from creature.cli import main
+    from creature.entry import main
     main({argv!r})
     """)
 
@@ -64,7 +64,8 @@ def test_a_running_machine_gets_its_full_row_the_others_stay_quick(three_drivers
     rows = json.loads(out)
     assert {r["name"]: r["state"] for r in rows} == {"c1": "running", "q1": "stopped", "u1": "stopped"}
     assert rows == full_rows(three_drivers)
-    assert "pydantic" in modules, "a running machine's addresses come from the API"
+    assert "creature.api" in modules, "a running machine's addresses come from the API"
+    assert "pydantic" not in modules, "stored machines are read without validating them again"
     assert "creature_qemu.driver" not in modules and "creature_uml.driver" not in modules, \
         "the stopped machines' drivers are not imported for one running LXC machine"
 
@@ -85,3 +86,15 @@ def test_a_machine_of_a_missing_driver_is_listed_in_full(three_drivers, creature
     code, out, err, _ = run_list(creature_home, "--format", "json")
     assert code == 0, err
     assert {r["name"]: (r["driver"], r["state"]) for r in json.loads(out)}["u1"] == ("gone", "unknown")
+
+
+def test_show_of_a_stopped_machine_is_the_apis_without_the_api(three_drivers, creature_home):
+    """`show` answers from the row, the states function and the states module's details (UML: its kernel)."""
+    from creature.listing import quick_info
+    from creature.plugins import get_plugins
+
+    for name in ("c1", "q1", "u1"):
+        quick = quick_info(creature_home, get_plugins(), name)
+        assert quick == three_drivers.info(name).to_dict(), name
+    assert quick_info(creature_home, get_plugins(), "u1")["details"]["kernel"].endswith("used at the next start")
+    assert quick_info(creature_home, get_plugins(), "nosuch") is None

@@ -89,19 +89,21 @@ def test_hooks_load_only_their_implementers(tmp_path):
         import json, sys
         from creature.plugins import Plugins
         p = Plugins()
-        p.call("creature_machine_event", machine=None, event="started")
-        quiet = "pluggy" not in sys.modules
         methods = [name for name, _ in p.each("creature_register_bootstrappers")]
-        print(json.dumps({"quiet": quiet, "methods": methods, "lxc_plugin": "creature_lxc.plugin" in sys.modules}))
+        builtins = sorted(m for m in sys.modules if m.startswith("creature.builtin.") and m.endswith(".plugin"))
+        print(json.dumps({"methods": methods, "builtins": builtins, "lxc_plugin": "creature_lxc.plugin" in sys.modules}))
         """)
     probe(tmp_path)
     result = probe(tmp_path, code=code)
-    assert result["quiet"], "a hook nobody implements needs no pluggy"
-    assert result["methods"] == ["creature.builtin"] and not result["lxc_plugin"]
+    assert result["methods"] == ["creature.builtin.bootstrap.plugin"] and not result["lxc_plugin"]
+    assert result["builtins"] == ["creature.builtin.bootstrap.plugin"], "only the hook's implementers were imported"
 
 
-def test_builtin_hooks_constant_matches_the_builtin_module():
-    from creature import builtin
-    from creature.plugins import BUILTIN_HOOKS
+def test_builtin_hooks_table_matches_the_builtin_modules():
+    import importlib
 
-    assert BUILTIN_HOOKS == {name for name in vars(builtin) if name.startswith("creature_")}
+    from creature.builtin import DEFAULT_PLUGINS
+
+    for name, hooks in DEFAULT_PLUGINS.items():
+        module = importlib.import_module(name)
+        assert set(hooks) == {n for n in vars(module) if n.startswith("creature_")}, name

@@ -15,8 +15,12 @@ def test_plugins_lists_lxc_with_version_and_driver(creature_cli):
     assert lxc["status"] == "loaded"
     assert lxc["version"] == "0.1.0"
     assert "lxc" in lxc["drivers"]
-    builtin = next(r for r in rows if r["name"] == "creature.builtin")
-    assert "busybox" in builtin["methods"]
+    builtin = {r["name"]: r for r in rows if r["distribution"] == "creature"}
+    from creature.builtin import DEFAULT_PLUGINS
+
+    assert set(builtin) == set(DEFAULT_PLUGINS), "each of creature's own plugins is listed, loaded"
+    assert all(r["status"] == "loaded" for r in builtin.values())
+    assert {"busybox", "debootstrap", "tarball"} <= set(builtin["creature.builtin.bootstrap.plugin"]["methods"])
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +81,9 @@ def test_disabled_plugin_is_not_loaded(creature_cli):
 
 
 def test_duplicate_driver_names_name_both_distributions():
-    from creature.drivers import Driver, DriverRegistry
+    from creature.drivers import Driver
     from creature.errors import CreatureError
+    from creature.registry import DriverRegistry
 
     class One(Driver):
         name = "same"

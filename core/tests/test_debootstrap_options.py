@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from creature.debootstrap import DEFAULT_MIRROR, DebootstrapBootstrapper, cache_key, host_mirror, packages
+from creature.builtin.bootstrap.debootstrap import DEFAULT_MIRROR, DebootstrapBootstrapper, cache_key, host_mirror, packages
 from creature.errors import InputError
 
 

@@ -5,8 +5,8 @@ import stat
 import time
 
 import pytest
+from creature.builtin.support.images import disk_image
 from creature.procs import run, which
-from creature.templates import disk_image
 
 
 @pytest.fixture

@@ -1,14 +1,14 @@
-"""Guest adjustment (creature.guest) on real trees: names, network configuration, udev, SSH keys, root password."""
+"""Guest adjustment (creature.builtin.guest.adjust) on real trees: names, network configuration, udev, SSH keys, root password."""
 
 import os
 import stat
 from pathlib import Path
 
 import pytest
+from creature.builtin.guest.adjust import Access, adjust, hash_password
 from creature.errors import InputError
-from creature.guest import Access, adjust, hash_password
-from creature.model import Nic
 from creature.procs import run
+from creature.records import Nic
 
 
 @pytest.fixture

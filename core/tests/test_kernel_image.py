@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from creature import kernel_image
+from creature.builtin.guest import kernel_image
 from creature.errors import CreatureError
 
 

@@ -7,11 +7,11 @@ import sqlite3
 import time
 
 import pytest
-from creature import macs
-from creature.dnsmasq import read_leases
+from creature.builtin.networks import macs
+from creature.builtin.networks.dnsmasq import read_leases
+from creature.builtin.networks.networks import plan
 from creature.errors import InputError
 from creature.inventory import SCHEMA_VERSION, Inventory
-from creature.network import plan
 
 
 def test_plan_defaults_split_the_subnet():
@@ -95,7 +95,7 @@ def test_version_1_inventory_gains_network_tables_with_its_nics(tmp_path):
 
 
 def test_allocation_respects_the_drivers_range():
-    from creature import macs
+    from creature.builtin.networks import macs
 
     seen = {macs.allocate("00:50:56", lambda m: False, max4=0x3F) for _ in range(300)}
     assert all(int(m.split(":")[3], 16) <= 0x3F for m in seen)

@@ -4,9 +4,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from creature.builtin.support.planned import PlannedDriver, links_to, path_check, stable_id, tool, tool_check
 from creature.errors import CommandFailed, CreatureError
-from creature.model import Machine, MachineSpec, State
-from creature.planned import PlannedDriver, links_to, path_check, stable_id, tool, tool_check
+from creature.records import Machine, MachineSpec
+from creature.state import State
 
 # each command appends its word to the log and may write the machine's new state; FAIL exits 1 with a message on stderr
 STEP = "import sys; w, folder, state = sys.argv[1:4]; open(folder + '/log', 'a').write(w + '\\n'); state and open(folder + '/state', 'w').write(state)"

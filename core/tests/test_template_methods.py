@@ -10,6 +10,7 @@ from creature.hookspecs import hookimpl
 from creature.procs import run
 from creature.templates import Bootstrapper
 from creature.testing import snapshot
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 def test_core_registers_its_methods_through_the_hook(creature_api):
@@ -17,23 +18,34 @@ def test_core_registers_its_methods_through_the_hook(creature_api):
     assert {"busybox", "debootstrap", "tarball"} <= set(methods)
     # each came through creature_register_bootstrappers, from the core's own plugin module
     registered = {name for name, _fn in creature_api.plugins.each("creature_register_bootstrappers")}
-    assert "creature.builtin" in registered
+    assert "creature.builtin.bootstrap.plugin" in registered
+
+
+class ScratchOptions(BaseModel):
+    """The scratch method's options: typed, so `template build` offers --flavour."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flavour: str = Field(default="plain", description="the flavour written into os-release")
+
+    @field_validator("flavour")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in ("plain", "mint"):
+            raise ValueError(f"unknown flavour {value!r}")
+        return value
 
 
 class ScratchBootstrapper(Bootstrapper):
     """A third party's method: a hand-made rootfs with an os-release (stands for e.g. an Alpine method)."""
 
     name = "scratch"
-
-    def validate(self, options):
-        if set(options) - {"flavour"}:
-            raise InputError("scratch takes only flavour")
-        return {"flavour": options.get("flavour", "plain")}
+    options_model = ScratchOptions
 
     def build(self, rootfs, options):
         (rootfs / "etc").mkdir()
         (rootfs / "etc/os-release").write_text(f'ID=scratch\nVERSION_ID="{options["flavour"]}"\n')
-        from creature.osinfo import describe
+        from creature.builtin.bootstrap.osinfo import describe
 
         return describe(rootfs) | {"flavour": options["flavour"]}
 
@@ -63,8 +75,10 @@ def test_third_party_method_registered_through_pluggy(creature_home, plugins_wit
     t = api.templates.build("s1", "scratch", {"flavour": "mint"})
     assert (t.meta["os"], t.meta["version"], t.meta["flavour"]) == ("scratch", "mint", "mint")
     assert (api.templates.get("s1").rootfs / "etc/os-release").is_file()
-    with pytest.raises(InputError, match="scratch takes only flavour"):
+    with pytest.raises(InputError, match="method 'scratch' does not take colour"):
         api.templates.build("s2", "scratch", {"colour": "red"})
+    with pytest.raises(InputError, match="unknown flavour 'salt'"):
+        api.templates.build("s2", "scratch", {"flavour": "salt"})
     assert [x.name for x in api.templates.list()] == ["s1"]
     api.inventory.close()
 
@@ -113,7 +127,7 @@ def test_tarball_method_imports_a_rootfs(creature_cli, creature_api, rootfs_tarb
 def test_boot_files_come_from_the_template_or_the_host(creature_cli, creature_api, rootfs_tarball):
     from pathlib import Path
 
-    from creature.templates import boot_files
+    from creature.builtin.support.images import boot_files
 
     creature_cli.ok("template", "build", "withkernel", "--method", "tarball", "--from", str(rootfs_tarball))
     kernel, initrd, source = boot_files(creature_api.templates.get("withkernel"))
@@ -125,7 +139,7 @@ def test_boot_files_come_from_the_template_or_the_host(creature_cli, creature_ap
 
 
 def test_newest_kernel_is_chosen_by_version(tmp_path):
-    from creature.osinfo import boot_files
+    from creature.builtin.bootstrap.osinfo import boot_files
 
     boot = tmp_path / "boot"
     boot.mkdir()
@@ -185,3 +199,23 @@ def test_list_shows_method_suite_size_created_and_users(creature_cli, lxc_usable
     creature_cli.ok("destroy", "m2")
     creature_cli.ok("template", "rm", "bb")
     assert creature_cli.ok("template", "list", "--format", "json").json() == []
+
+
+def test_template_build_flags_come_from_the_methods_options(creature_cli):
+    """No method's flag is written into the core CLI: each comes from a method's options model."""
+    from creature.builtin.bootstrap.debootstrap import DebootstrapOptions
+    from creature.builtin.bootstrap.tarball import TarballOptions
+
+    help_text = creature_cli.ok("template", "build", "--help").out
+    for model in (DebootstrapOptions, TarballOptions):
+        for name, field in model.model_fields.items():
+            flag = f"--{(field.alias or name).replace('_', '-')}"
+            assert flag in help_text, f"{flag} missing from `template build --help`"
+            assert field.description.split(" (")[0] in " ".join(help_text.split())
+    import inspect
+
+    from creature.builtin.commands import templates
+
+    source = inspect.getsource(templates)
+    for flag in ("--suite", "--variant", "--include", "--mirror", "--from"):
+        assert f'"{flag}"' not in source, f"{flag} is hard-coded in the core CLI"

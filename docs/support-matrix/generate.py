@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -32,17 +33,17 @@ def _mark(value: bool) -> str:
 
 
 def render(registry) -> str:
-    """The Markdown page for the drivers in registry (a creature.drivers.DriverRegistry)."""
+    """The Markdown page for the drivers in registry (a creature.registry.DriverRegistry)."""
     from creature.drivers import Capabilities
 
-    fields = list(Capabilities.model_fields)
+    fields = [f.name for f in dataclasses.fields(Capabilities) if f.name != "uses_macs"]
     rows = []
     for name, entry in registry:
         cls = entry.cls
         caps = cls.capabilities
         kind = "VM" if caps.vm else "container"
-        # a driver whose guests share the host's network stack (VServer) says uses_macs = False
-        prefix = f"`{cls.mac_prefix}`" if getattr(cls, "uses_macs", True) else "none"
+        # a driver whose guests share the host's network stack (VServer) declares uses_macs=False
+        prefix = f"`{cls.mac_prefix}`" if caps.uses_macs else "none"
         rows.append([f"`{name}`", entry.distribution, kind, prefix, str(cls.priority),
                      *(_mark(getattr(caps, f)) for f in fields if f != "vm"),
                      REAL_RUNS.get(name, CONFIG_ONLY)])

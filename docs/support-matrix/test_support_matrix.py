@@ -23,7 +23,8 @@ def test_page_matches_the_generator():
 
 
 def test_configuration_only_drivers_say_so():
-    from creature.drivers import Capabilities, Driver, DriverRegistry
+    from creature.drivers import Capabilities, Driver
+    from creature.registry import DriverRegistry
 
     class Fake(Driver):
         name = "fakevisor"

@@ -2,7 +2,7 @@
 
 import time
 
-from creature.autostart import RUNNING_AT_DOWN
+from creature.builtin.autostart.autostart import RUNNING_AT_DOWN
 
 
 def test_host_down_stops_everything_and_forces_the_stubborn(creature_api, creature_cli, busybox, tools):

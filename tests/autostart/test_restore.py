@@ -2,7 +2,7 @@
 
 That restored machines keep their addresses on creature networks is checked in test_networks_updown.py."""
 
-from creature.autostart import RUNNING_AT_DOWN
+from creature.builtin.autostart.autostart import RUNNING_AT_DOWN
 
 
 def _machines(api, busybox):

@@ -10,7 +10,7 @@ from creature.testing import snapshot
 
 
 def _unit(cli, tmp_path, *extra) -> tuple[str, str]:
-    path = tmp_path / "creature.service"
+    path = tmp_path / "creature.builtin.autostart.service"
     out = cli.ok("host", "install-service", "--init", "systemd", "--output", str(path), *extra).out
     assert out.startswith(f"wrote {path}; enable it with: systemctl")
     assert oct(path.stat().st_mode & 0o777) == "0o600"
@@ -134,7 +134,7 @@ def test_install_service_keeps_files_it_did_not_write(creature_cli, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (("--init", "upstart"), "'upstart' is not one of 'systemd', 'sysv'"),
-    (("--output", "/nonexistent-dir/creature.service"), "folder /nonexistent-dir does not exist"),
+    (("--output", "/nonexistent-dir/creature.builtin.autostart.service"), "folder /nonexistent-dir does not exist"),
     (("--timeout", "-5"), "--timeout"),
 ])
 def test_install_service_bad_input(args, message, creature_cli, tmp_path):

@@ -86,7 +86,7 @@ def test_guests_get_leases_reservations_and_reach_each_other(ncli, netns, guest_
     if creature_api.driver(kind.driver).capabilities.vm:
         # started from outside the namespace, a VM still runs (with its tap) where its bridge is
         creature_cli.ok("start", "g1")
-        from creature.network import tap_name
+        from creature.sdk import tap_name
 
         assert tap_name("g1", 0) in netns.ip("-o", "link", "show", "master", "lan").stdout
         namespaces = {os.stat(f"/proc/{pid}/ns/net").st_ino for pid in machine_processes(cli.home, "g1", pids=True)}
@@ -135,7 +135,7 @@ def test_lxc_qemu_and_uml_share_one_network(ncli, netns, creature_api):
     import shutil
     import subprocess
 
-    from creature.network import tap_name
+    from creature.sdk import tap_name
     from creature.testing import ConsoleSession
 
     for driver in ("lxc", "qemu", "uml"):
@@ -428,8 +428,8 @@ def test_tap_helpers_for_vm_drivers(ncli, netns):
     code = (
         "import sys\n"
         "from creature.home import Home\n"
-        "from creature.model import Nic\n"
-        "from creature.network import bridge_for, create_tap, remove_tap, tap_name\n"
+        "from creature.records import Nic\n"
+        "from creature.builtin.networks.vmnics import bridge_for, create_tap, remove_tap, tap_name\n"
         "tap = tap_name('web', 0)\n"
         "create_tap(tap, bridge_for(Home(sys.argv[1]), Nic(network='lan')))\n"
         "create_tap(tap, 'lan')\n"  # a stale tap of the same name is replaced, not an error

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from creature.errors import InputError
-from creature.model import check_name
+from creature.names import check_name
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted(p for d in ("core", "plugins") for p in (ROOT / d).rglob("*.py") if "/build/" not in str(p))

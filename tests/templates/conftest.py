@@ -52,7 +52,7 @@ def machines(debian):
     """Names of machines a test creates in the session home: killed and destroyed after the test, pass or fail."""
     names: list[str] = []
     yield names
-    from creature.model import State
+    from creature.state import State
 
     for name in names:
         machine = debian.api.inventory.machine(name)

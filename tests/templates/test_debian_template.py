@@ -91,7 +91,7 @@ def test_ssh_key_and_root_password_reach_the_debian_guest(lxc, machines, tmp_pat
 
 
 def test_disk_image_of_the_debian_template(debian):
-    from creature.templates import disk_image
+    from creature.builtin.support.images import disk_image
 
     image = disk_image(debian.api.home, debian.api.templates.get("deb12"))
     assert run(["e2fsck", "-fn", str(image)], check=False).returncode == 0

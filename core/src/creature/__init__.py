@@ -15,12 +15,12 @@ _PUBLIC = {
     "Check": "creature.drivers",
     "Probe": "creature.drivers",
     "StopResult": "creature.drivers",
-    "Machine": "creature.model",
-    "MachineSpec": "creature.model",
-    "MachineInfo": "creature.model",
-    "Nic": "creature.model",
-    "State": "creature.model",
-    "Template": "creature.model",
+    "Machine": "creature.records",
+    "MachineSpec": "creature.records",
+    "MachineInfo": "creature.records",
+    "Nic": "creature.records",
+    "State": "creature.state",
+    "Template": "creature.records",
     "hookimpl": "creature.hookspecs",
 }
 

@@ -2,56 +2,64 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
 from creature.errors import InputError
-from creature.registry import DriverRegistry, Registered  # noqa: F401 (re-exported)
+from creature.records import MachineData
 
 if TYPE_CHECKING:
     from creature.home import Home
     from creature.host import HostFacts
-    from creature.model import Address, Machine, State, Template
+    from creature.records import Address, Machine, State, Template
 
 
-class Capabilities(BaseModel):
-    """What a driver can do; the core checks these before calling, the docs' support matrix shows them."""
+@dataclass(frozen=True, kw_only=True)
+class Capabilities:
+    """What a driver can do; the core checks these before calling, the docs' support matrix shows them.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    Those in METHODS name the Driver method behind them (remote: reach(), for machines on other hosts;
+    placement: nodes(), for clusters); the conformance kit checks that a driver implements exactly those it declares.
+    """
 
     console: bool = False
     exec: bool = False
-    pause: bool = False
-    snapshot: bool = False
+    remote: bool = False
     autostart: bool = True
     cow_clone: bool = False
     graceful_stop: bool = True
     networks: bool = False
     vm: bool = False
-    # clusters: where a machine runs (create --node, the node column: Driver.nodes), moving it live
-    # (Driver.migrate) or by a restart elsewhere (Driver.failover)
-    placement: bool = False
-    migrate: bool = False
-    failover: bool = False
+    uses_macs: bool = True  # False: guests share the host's network stack (VServer), there is no NIC to give a MAC
+    placement: bool = False  # a cluster: where a machine runs (create --node, the node column)
+    migrate: bool = False  # moving a running machine to another node while it runs
+    failover: bool = False  # restarting a machine on another node
+
+    def to_dict(self) -> dict[str, bool]:
+        return asdict(self)
 
 
-class Check(BaseModel):
+# capability -> the Driver method behind it (the conformance kit checks each driver against this)
+METHODS = {"console": "console", "exec": "exec", "remote": "reach", "placement": "nodes", "migrate": "migrate",
+           "failover": "failover"}
+
+
+@dataclass(frozen=True)
+class Check:
     """One probe or host check, with the exact reason for its outcome."""
-
-    model_config = ConfigDict(defer_build=True)
 
     name: str
     ok: bool
     reason: str
 
+    def to_dict(self) -> dict:
+        return asdict(self)
 
-class Probe(BaseModel):
+
+@dataclass(frozen=True)
+class Probe:
     """Whether a driver is usable on this host, and every check that says why."""
-
-    model_config = ConfigDict(defer_build=True)
 
     driver: str
     usable: bool
@@ -66,22 +74,6 @@ class Probe(BaseModel):
     def reason(self) -> str:
         failed = [c.reason for c in self.checks if not c.ok]
         return "; ".join(failed) if failed else "usable"
-
-
-@dataclass
-class HostAccess:
-    """What `creature host add` was given besides the URI: credentials, the host's certificate, driver options."""
-
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    ca_cert: bytes | None = field(default=None, repr=False)
-    options: dict[str, str] = field(default_factory=dict)
-
-    def given(self) -> list[str]:
-        """The command-line names of what was given (for a driver that takes none of them)."""
-        names = [flag for flag, value in (("--user", self.user), ("--password-file", self.password),
-                                          ("--ca-cert", self.ca_cert)) if value is not None]
-        return names + [f"--option {key}" for key in self.options]
 
 
 @dataclass
@@ -101,8 +93,8 @@ class Driver:
     mac_max4: ClassVar[int] = 0xFF
     capabilities: ClassVar[Capabilities] = Capabilities()
     description: ClassVar[str] = ""
-    # whether creature.remote may place this driver's machines on another host (`creature host add`)
-    remote: ClassVar[bool] = False
+    # the keys create() returns (a creature.records.MachineData subclass): the conformance kit checks them
+    data_model: ClassVar[type] = MachineData
 
     def __init__(self, home: Home):
         self.home = home
@@ -110,17 +102,16 @@ class Driver:
         self.dry_run = False
 
     @classmethod
-    def check_host(cls, uri: str, access: HostAccess) -> dict[str, str]:
-        """Check what `host add` was given for a host of this driver; return files (name: text) to keep, 0600, in its folder."""
+    def check_host(cls, uri: str, access) -> dict[str, str]:
+        """(capability remote) Check what `host add` gave (creature.sdk.HostAccess); the files (name: text) to keep 0600."""
         if access.given():
             raise InputError(f"driver {cls.name!r} takes no {', '.join(access.given())} for a host")
         return {}
 
-    def check_options(self, options: dict[str, str]) -> dict:
-        """Check create's --option KEY=VALUE (InputError for what this driver does not take); the parsed values."""
+    def check_options(self, options: dict[str, str]) -> None:
+        """Refuse (InputError) create's --option KEY=VALUE this driver does not take."""
         if options:
             raise InputError(f"driver {self.name!r} takes no --option (got {', '.join(sorted(options))})")
-        return {}
 
     def probe(self, host: HostFacts) -> Probe:
         """Is this hypervisor usable here? Each check carries its reason."""
@@ -157,6 +148,19 @@ class Driver:
         """Addresses the driver itself knows (lease files and the neighbour table come from the core)."""
         return []
 
+    def reach(self) -> None:
+        """(capability remote) Raise CreatureError unless the host this driver's home points at answers now."""
+        raise NotImplementedError
+
+    def plug_nics(self, machine: Machine) -> None:
+        """Plug the machine's NICs into their networks' bridges before start (taps for VMs); the networks are up.
+
+        Hypervisors that plug NICs themselves from their configuration (LXC veths, libvirt interfaces) need nothing.
+        """
+
+    def unplug_nics(self, machine: Machine) -> None:
+        """Undo plug_nics after the machine stopped (or failed to start); missing devices are fine."""
+
     def details(self, machine: Machine) -> dict[str, str]:
         """What `show` adds for this hypervisor (the kernel a machine boots, say); shown as given."""
         return {}
@@ -174,15 +178,15 @@ class Driver:
         raise NotImplementedError
 
     def nodes(self, machines: list[Machine]) -> dict[str, str]:
-        """The node each machine is placed on now, in one query (capability placement)."""
+        """(capability placement) The node each machine is placed on now, in one query."""
         raise NotImplementedError
 
-    def migrate(self, machine: Machine, node: str | None, live: bool = True) -> None:
-        """Move a running machine to node (None: where the cluster chooses) without stopping it (capability migrate)."""
+    def migrate(self, machine: Machine, node: str | None) -> None:
+        """(capability migrate) Move a running machine to node (None: the cluster chooses) while it runs."""
         raise NotImplementedError
 
     def failover(self, machine: Machine, node: str | None, timeout: float) -> None:
-        """Stop the machine (graceful up to timeout) and start it on node (None: the cluster chooses) (capability failover)."""
+        """(capability failover) Stop it (graceful up to timeout), start it on node (None: the cluster chooses)."""
         raise NotImplementedError
 
 

@@ -9,12 +9,9 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from creature.errors import CreatureError, InputError
-
-if TYPE_CHECKING:
-    from creature.model import Machine, Network, Template
+from creature.records import Machine, MachineSpec, Network, Template, TemplateMeta
 
 SCHEMA_VERSION = 2  # 2: networks and nics (MAC/IP reservations)
 # Made on first use rather than in SCHEMA, so homes made before it existed get it without a schema bump.
@@ -151,10 +148,9 @@ class Inventory:
     # machines
     @staticmethod
     def _machine(row: tuple) -> Machine:
-        from creature.model import Machine, MachineSpec  # not at import: listing reads rows without pydantic
-
+        # validated when it was created: read back as it is (no pydantic on the everyday path)
         spec, data, directory, created = row
-        return Machine(spec=MachineSpec.model_validate_json(spec), data=json.loads(data), dir=Path(directory), created=created)
+        return Machine(spec=MachineSpec.from_dict(json.loads(spec)), data=json.loads(data), dir=Path(directory), created=created)
 
     def machine(self, name: str) -> Machine | None:
         rows = self._query("SELECT spec, data, dir, created FROM machines WHERE name = ?", (name,))
@@ -173,7 +169,7 @@ class Inventory:
 
         if machine.dir.is_dir():
             write_private(machine.dir / "machine.json", json.dumps(
-                {"spec": machine.spec.model_dump(mode="json"), "data": machine.data, "created": machine.created}, indent=1))
+                {"spec": machine.spec.to_dict(), "data": machine.data, "created": machine.created}, indent=1))
 
     def add_machine(self, machine: Machine) -> None:
         self.mirror(machine)
@@ -184,7 +180,7 @@ class Inventory:
                     machine.name,
                     machine.driver,
                     machine.spec.template,
-                    machine.spec.model_dump_json(),
+                    json.dumps(machine.spec.to_dict()),
                     json.dumps(machine.data),
                     str(machine.dir),
                     machine.created,
@@ -197,7 +193,7 @@ class Inventory:
         with self.tx() as db:
             db.execute(
                 "UPDATE machines SET spec = ?, data = ? WHERE name = ?",
-                (machine.spec.model_dump_json(), json.dumps(machine.data), machine.name),
+                (json.dumps(machine.spec.to_dict()), json.dumps(machine.data), machine.name),
             )
         self.mirror(machine)
 
@@ -221,19 +217,15 @@ class Inventory:
     # networks and NIC reservations
     def network(self, name: str) -> Network | None:
         rows = self._query("SELECT config FROM networks WHERE name = ?", (name,))
-        from creature.model import Network
-
-        return Network.model_validate_json(rows[0][0]) if rows else None
+        return Network.from_dict(json.loads(rows[0][0])) if rows else None
 
     def networks(self) -> list[Network]:
-        from creature.model import Network
-
-        return [Network.model_validate_json(r[0]) for r in self._query("SELECT config FROM networks ORDER BY name")]
+        return [Network.from_dict(json.loads(r[0])) for r in self._query("SELECT config FROM networks ORDER BY name")]
 
     def add_network(self, network: Network) -> None:
         with self.tx() as db:
             db.execute("INSERT INTO networks (name, bridge, config, created) VALUES (?, ?, ?, ?)",
-                       (network.name, network.bridge, network.model_dump_json(), network.created))
+                       (network.name, network.bridge, json.dumps(network.to_dict()), network.created))
 
     def remove_network(self, name: str) -> None:
         with self.tx() as db:
@@ -265,11 +257,9 @@ class Inventory:
 
     @staticmethod
     def _template(row: tuple) -> Template:
-        from creature.model import Template
-
         name, method, path, options, meta, size, created = row
         return Template(
-            name=name, method=method, path=Path(path), options=json.loads(options), meta=json.loads(meta),
+            name=name, method=method, path=Path(path), options=json.loads(options), meta=TemplateMeta.from_dict(json.loads(meta)),
             size=size, created=created,
         )
 
@@ -277,11 +267,11 @@ class Inventory:
         from creature.home import write_private
 
         if t.path.is_dir():
-            write_private(t.path / "template.json", t.model_dump_json(indent=1))
+            write_private(t.path / "template.json", json.dumps(t.to_dict(), indent=1))
         with self.tx() as db:
             db.execute(
                 "INSERT INTO templates (name, method, path, options, meta, size, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (t.name, t.method, str(t.path), json.dumps(t.options), json.dumps(t.meta), t.size, t.created),
+                (t.name, t.method, str(t.path), json.dumps(t.options), json.dumps(t.meta.to_dict()), t.size, t.created),
             )
 
     def remove_template(self, name: str) -> None:

@@ -9,9 +9,8 @@ from functools import cached_property
 from creature.errors import CreatureError
 
 GROUP = "creature"
-BUILTIN = "creature.builtin"
-# the hooks creature.builtin implements (a test keeps this true): other hooks need no pluggy when no plugin has them
-BUILTIN_HOOKS = frozenset({"creature_register_bootstrappers"})
+# hooks whose first answer decides (hookspecs: firstresult=True); called with no implementer, they answer None
+FIRSTRESULT = frozenset({"creature_assign_nics", "creature_host_api"})
 
 
 @dataclass
@@ -44,6 +43,7 @@ class Plugins:
 
         self.failures: list[LoadFailure] = []
         self.loaded: dict[str, object] = {}
+        self.builtins: set[str] = set()
         self._pm = None
         self._all = False
         self._index = plugin_index.load(self.disabled)
@@ -52,22 +52,33 @@ class Plugins:
 
     @property
     def pm(self):
-        """The pluggy PluginManager (made, with the core's own hooks, on first use)."""
+        """The pluggy PluginManager (made on first use; builtin plugins are registered as their hooks are called)."""
         if self._pm is None:
             import pluggy
 
-            from creature import builtin, hookspecs
+            from creature import hookspecs
 
             self._pm = pluggy.PluginManager(GROUP)
             self._pm.add_hookspecs(hookspecs)
-            self._pm.register(builtin, name=BUILTIN)
         return self._pm
+
+    def _load_builtins(self, hook_name: str | None = None) -> None:
+        """Register creature's own plugins (creature.builtin.DEFAULT_PLUGINS) that implement hook_name (None: all)."""
+        import importlib
+
+        from creature.builtin import DEFAULT_PLUGINS
+
+        for name, hooks in DEFAULT_PLUGINS.items():
+            if (hook_name is None or hook_name in hooks) and name not in self.builtins:
+                self.builtins.add(name)
+                self.pm.register(importlib.import_module(name), name=name)
 
     def load_all(self) -> None:
         """Load every entry point not loaded yet, each on its own (stevedore); a failure is recorded."""
         if self._all:
             return
         self._all = True
+        self._load_builtins()
         from stevedore import ExtensionManager
 
         skip = self.disabled | set(self.loaded)
@@ -124,7 +135,8 @@ class Plugins:
             plugin_index.save(self.disabled, plugins, drivers)
 
     def _load_for(self, hook_name: str) -> None:
-        """Import, from the index, the plugins that implement hook_name and are not loaded yet."""
+        """Register the builtins, and import from the index the plugins, that implement hook_name and are not loaded yet."""
+        self._load_builtins(hook_name)
         if self._index is None or self._all:
             return
         import importlib
@@ -158,14 +170,14 @@ class Plugins:
         return found
 
     def distribution_of(self, name: str) -> str:
-        if name == BUILTIN:
+        if name.startswith("creature.builtin"):
             return "creature"
         if self._index is not None and name in self._index["plugins"]:
             return self._index["plugins"][name]["distribution"]
         return self._distributions.get(name, ("unknown", ""))[0]
 
     def version_of(self, name: str) -> str:
-        if name == BUILTIN:
+        if name.startswith("creature.builtin"):
             from creature import __version__
 
             return __version__
@@ -180,14 +192,16 @@ class Plugins:
         return self.pm.hook
 
     def call(self, hook_name: str, **kwargs):
-        """Call one hook, importing only the plugins that implement it."""
+        """Call one hook, importing only the plugins that implement it (none: no pluggy either)."""
         if self._pm is None and not self._implemented(hook_name):
-            return []
+            return None if hook_name in FIRSTRESULT else []
         self._load_for(hook_name)
         return getattr(self.pm.hook, hook_name)(**kwargs)
 
     def _implemented(self, hook_name: str) -> bool:
-        if self._index is None or hook_name in BUILTIN_HOOKS:
+        from creature.builtin import DEFAULT_PLUGINS
+
+        if self._index is None or any(hook_name in hooks for hooks in DEFAULT_PLUGINS.values()):
             return True
         return any(hook_name in record["hooks"] for record in self._index["plugins"].values())
 
@@ -208,7 +222,7 @@ class Plugins:
         if self._pm is not None:
             # plugins registered by hand (an embedding program, a test) are not in the index
             for plugin, function in self._each_registered("creature_register_drivers"):
-                if plugin != BUILTIN and plugin not in self._index["plugins"]:
+                if plugin not in self.builtins and plugin not in self._index["plugins"]:
                     self._call_register(registry, plugin, function)
         return registry
 

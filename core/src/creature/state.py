@@ -19,3 +19,7 @@ def check_state(state: str | None) -> None:
         from creature.errors import InputError
 
         raise InputError(f"unknown state {state!r} (known: {', '.join(s.value for s in State)})")
+
+
+# states in which a machine runs: it has addresses to look up, and stop and kill apply
+ADDRESSED = (State.RUNNING, State.PAUSED)

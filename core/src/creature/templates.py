@@ -4,30 +4,40 @@ from __future__ import annotations
 
 import os
 import shutil
-from contextvars import ContextVar
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
 from creature.errors import CreatureError, InputError, NotFound
 from creature.home import Home
 from creature.inventory import Inventory
-from creature.model import Template, check_name
+from creature.names import check_name
+from creature.records import Template, TemplateMeta
 
 
 class Bootstrapper:
-    """A template build method (busybox, debootstrap, ...), registered through creature_register_bootstrappers."""
+    """A template build method (busybox, debootstrap, ...), registered through creature_register_bootstrappers.
+
+    Its options are a pydantic model (options_model; None: it takes none): `template build` offers each field
+    as a flag (--suite, --from, ...), and validate() checks them with it before anything is made.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    options_model: ClassVar[type | None] = None
 
     def __init__(self, home: Home):
         self.home = home
 
     def validate(self, options: dict[str, Any]) -> dict[str, Any]:
-        """Check and normalise options before anything is made; raise InputError on bad ones."""
-        if options:
-            raise InputError(f"method {self.name!r} takes no options (got {', '.join(sorted(options))})")
-        return options
+        """Check and normalise options before anything is made; raise InputError (one line) on bad ones."""
+        if self.options_model is None:
+            if options:
+                raise InputError(f"method {self.name!r} takes no options (got {', '.join(sorted(options))})")
+            return {}
+        from creature.model import validate_options
+
+        return validate_options(self.name, self.options_model, options)
 
     def build(self, rootfs: Path, options: dict[str, Any]) -> dict[str, Any]:
         """Fill the empty folder rootfs; return metadata (os, init, halt_signal, ...)."""
@@ -57,77 +67,17 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path)
 
 
-# Set by a dry run to a throwaway folder: disk_image() then builds a missing image there, not in the template.
-DRY_RUN_SCRATCH: ContextVar[Path | None] = ContextVar("DRY_RUN_SCRATCH", default=None)
-
-
-def disk_image(home: Home, template: Template) -> Path:
-    """The template's root filesystem as a raw ext4 image (made once, without loop mounts) for VM drivers.
-
-    The file is sparse: its size leaves room to grow in each machine's copy-on-write layer.
-    """
-    image = template.path / "disk.ext4"
-    if image.exists():
-        return image
-    scratch = DRY_RUN_SCRATCH.get()
-    if scratch is not None:
-        # --dry-run changes nothing: a template without its image gets a throwaway one
-        image = scratch / f"{template.name}.disk.ext4"
-        if not image.exists():
-            _make_image(template, image, scratch / f".{template.name}.partial")
-        return image
-    with home.lock("template", template.name):
-        if image.exists():
-            return image
-        _make_image(template, image, template.path / f".disk.ext4.{os.getpid()}")
-    return image
-
-
-def _make_image(template: Template, image: Path, partial: Path) -> None:
-    from creature.procs import run, which
-
-    mkfs = which("mkfs.ext4")
-    if mkfs is None:
-        raise CreatureError("mkfs.ext4 is not installed (Debian package e2fsprogs)")
-    used = tree_size(template.rootfs)
-    size_mib = max(1024, 2 * used // (1024 * 1024) + 256)
-    try:
-        with open(partial, "wb") as f:
-            f.truncate(size_mib * 1024 * 1024)
-        os.chmod(partial, 0o600)
-        from creature.progress import progress
-
-        with progress(f"making the disk image of template {template.name} ({size_mib} MiB)") as p:
-            run([mkfs, "-F", "-L", "root", "-E", "root_owner=0:0", "-d", str(template.rootfs), str(partial)],
-                timeout=600, on_line=p.update)
-        os.rename(partial, image)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-
-
-def boot_files(template: Template) -> tuple[Path, Path | None, str]:
-    """Kernel and initrd for direct boot: the template's own (meta kernel/initrd), else the host's newest in /boot."""
-    kernel = template.meta.get("kernel")
-    if kernel and Path(kernel).is_file():
-        initrd = template.meta.get("initrd")
-        return Path(kernel), Path(initrd) if initrd and Path(initrd).is_file() else None, "template"
-    from creature.osinfo import version_order
-
-    kernels = sorted(Path("/boot").glob("vmlinuz-*"), key=version_order)
-    if not kernels:
-        raise CreatureError(f"template {template.name!r} has no kernel (add linux-image-amd64 to --include) and /boot has none")
-    initrd = kernels[-1].with_name("initrd.img-" + kernels[-1].name.removeprefix("vmlinuz-"))
-    return kernels[-1], initrd if initrd.is_file() else None, "host"
-
-
 class TemplateStore:
     """Templates of one home: build (in staging, renamed when complete), list, remove."""
 
-    def __init__(self, home: Home, inventory: Inventory, bootstrappers: dict[str, type[Bootstrapper]]):
+    def __init__(self, home: Home, inventory: Inventory, methods):
         self.home = home
         self.inventory = inventory
-        self.bootstrappers = bootstrappers
+        self._methods = methods  # () -> {name: Bootstrapper class}: the methods are imported only to build
+
+    @cached_property
+    def bootstrappers(self) -> dict[str, type[Bootstrapper]]:
+        return self._methods()
 
     def get(self, name: str) -> Template:
         check_name("template", name)
@@ -167,7 +117,7 @@ class TemplateStore:
             except BaseException:
                 remove_tree(staging)
                 raise
-            template = Template(name=name, method=method, path=final, options=options, meta=meta, size=size)
+            template = Template(name=name, method=method, path=final, options=options, meta=TemplateMeta.from_dict(meta), size=size)
             try:
                 self.inventory.add_template(template)
             except BaseException:
@@ -186,3 +136,16 @@ class TemplateStore:
                 raise InputError(f"template {name!r} is used by {', '.join(users)}: destroy those machines first")
             self.inventory.remove_template(name)
             remove_tree(template.path)
+
+
+def bootstrappers(plugins) -> dict[str, type[Bootstrapper]]:
+    """Every template method registered through creature_register_bootstrappers; a name twice names both plugins."""
+    found: dict[str, tuple[type, str]] = {}
+    for plugin, function in plugins.each("creature_register_bootstrappers"):
+        def register(cls, _p=plugin):
+            if cls.name in found:
+                raise CreatureError(f"template method {cls.name!r} is registered twice: by"
+                                    f" {plugins.distribution_of(found[cls.name][1])} and by {plugins.distribution_of(_p)}")
+            found[cls.name] = (cls, _p)
+        function(register=register)
+    return {name: cls for name, (cls, _p) in found.items()}

@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import tty
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from creature.errors import CreatureError
+from creature.testing_cleanup import cleanup_home, stop_home  # noqa: F401  (part of this module's API)
+from creature.testing_console import ConsoleSession  # noqa: F401 (part of the kit: creature.testing.ConsoleSession)
 
 
 def required_drivers() -> set[str]:
@@ -54,45 +53,6 @@ def require_usable(api, driver: str):
 def make_home() -> Path:
     """A short temporary home (unix socket paths under it must stay below 108 bytes)."""
     return Path(tempfile.mkdtemp(prefix="crt.", dir="/tmp"))
-
-
-def stop_home(home: Path) -> None:
-    """Kill every running machine of home and stop its networks' dnsmasq (processes creature started for it)."""
-    from creature.api import Creature
-    from creature.model import State
-
-    if not (home / "inventory.sqlite").exists():
-        return
-    api = Creature(home)
-    for machine in api.inventory.machines():
-        try:
-            driver = api.driver(machine.driver)
-            if driver.state(machine) in (State.RUNNING, State.PAUSED):
-                driver.kill(machine)
-        except Exception as exc:  # keep cleaning the others; say what was left
-            print(f"creature.testing: stopping {machine.name} failed: {exc}", file=sys.stderr)
-    for network in api.networks.list():
-        try:
-            api.networks.dnsmasq(network).stop()
-        except Exception as exc:
-            print(f"creature.testing: stopping network {network.name} failed: {exc}", file=sys.stderr)
-    api.inventory.close()
-
-
-def cleanup_home(home: Path) -> None:
-    """Stop everything of home, destroy its machines, then remove it: runs even when a test failed."""
-    from creature.api import Creature
-
-    stop_home(home)
-    if (home / "inventory.sqlite").exists():
-        api = Creature(home)
-        for machine in api.inventory.machines():
-            try:
-                api.driver(machine.driver).destroy(machine)
-            except Exception as exc:  # keep cleaning the others; say what was left
-                print(f"creature.testing: cleanup of {machine.name} failed: {exc}", file=sys.stderr)
-        api.inventory.close()
-    shutil.rmtree(home, ignore_errors=True)
 
 
 def snapshot(home: Path) -> tuple[str, list[tuple[str, int, int]]]:
@@ -189,136 +149,6 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "co
         time.sleep(interval)
 
 
-CURSOR_QUERY = b"\x1b[6n"
-CONSOLE_ESCAPE = b"\x1d"  # Ctrl-], which detaches `creature console`
-
-
-class ConsoleSession:
-    """A root shell on a guest's console (busybox templates have no root password), for guests without exec.
-
-    Open it on a terminal device with open(), or through `creature console NAME` with attach(), which works for
-    every driver with a console; then login() and run() command lines:
-
-        with ConsoleSession.attach(home, "vm1") as console:
-            console.login()
-            status, output = console.run("ping -c 1 10.0.0.1")
-    """
-
-    def __init__(self, fd: int, child: subprocess.Popen | None = None):
-        self.fd = fd
-        self.child = child
-        self.seen = b""
-
-    @classmethod
-    def open(cls, device: str) -> ConsoleSession:
-        """The console on a terminal device (such as the host pty UML gives a guest's tty)."""
-        fd = os.open(device, os.O_RDWR | os.O_NOCTTY)
-        tty.setraw(fd)
-        return cls(fd)
-
-    @classmethod
-    def attach(cls, home: Path, name: str, timeout: float = 60) -> ConsoleSession:
-        """The console through `creature console NAME`, run on a pty as a user would."""
-        master, slave = os.openpty()
-        # raw before the child starts: a cooked pty would echo and translate what is typed before it sets raw mode itself
-        tty.setraw(slave)
-        try:
-            child = subprocess.Popen([sys.executable, "-m", "creature", "--home", str(home), "console", name],
-                                     stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
-        except BaseException:
-            os.close(master)
-            raise
-        finally:
-            os.close(slave)
-        session = cls(master, child)
-        try:
-            session.expect(b"Ctrl-] detaches", timeout)
-        except BaseException:
-            session.close()
-            raise
-        return session
-
-    def __enter__(self) -> ConsoleSession:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Detach (the guest keeps running) and close the channel; a `creature console` that does not end is killed."""
-        try:
-            if self.child is not None and self.child.poll() is None:
-                try:
-                    os.write(self.fd, CONSOLE_ESCAPE)
-                    self.child.wait(timeout=10)
-                except (OSError, subprocess.TimeoutExpired):
-                    self.child.kill()
-                    self.child.wait()
-        finally:
-            os.close(self.fd)
-
-    def expect(self, needle: bytes, timeout: float) -> bytes:
-        """Read until needle; return what came before it (what came after is kept for the next expect)."""
-        return self.expect_any((needle,), timeout)[1]
-
-    def expect_any(self, needles: tuple[bytes, ...], timeout: float) -> tuple[bytes, bytes]:
-        """Read until one of needles; return the one that came first and what came before it."""
-        deadline = time.monotonic() + timeout
-        while not any(n in self.seen for n in needles):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                wanted = " or ".join(map(repr, needles))
-                raise TimeoutError(f"no {wanted} on the console within {timeout:g} s; last output: {self.seen[-500:]!r}")
-            ready, _, _ = select.select([self.fd], [], [], min(left, 0.5))
-            if not ready:
-                continue
-            try:
-                data = os.read(self.fd, 4096)
-            except OSError:  # EIO: the pty's other side is gone
-                data = b""
-            if not data:
-                raise EOFError(f"the console closed; last output: {self.seen[-500:]!r}")
-            if CURSOR_QUERY in data:  # busybox ash asks where the cursor is and waits for the answer
-                os.write(self.fd, b"\x1b[1;1R")
-                data = data.replace(CURSOR_QUERY, b"")
-            self.seen += data
-        needle = min((n for n in needles if n in self.seen), key=self.seen.index)
-        before, _, self.seen = self.seen.partition(needle)
-        return needle, before
-
-    def prompt_login(self, timeout: float = 30, shell_too: bool = False) -> bytes:
-        """Press return until a getty asks for a login (or, with shell_too, a shell prompts); return which."""
-        deadline = time.monotonic() + timeout
-        wanted = (b"login:", b"# ") if shell_too else (b"login:",)
-        while True:
-            os.write(self.fd, b"\r")
-            try:
-                # a getty that is still starting misses a return: press it again every couple of seconds
-                return self.expect_any(wanted, min(2.0, max(0.1, deadline - time.monotonic())))[0]
-            except TimeoutError:
-                if time.monotonic() > deadline:
-                    raise
-
-    def login(self, timeout: float = 30) -> None:
-        """Log in as root, or reuse the shell a previous session left logged in."""
-        if self.prompt_login(timeout, shell_too=True) == b"login:":
-            os.write(self.fd, b"root\r")
-            self.expect(b"# ", timeout)
-        self.run("true", timeout)
-
-    def run(self, shell: str, timeout: float = 20) -> tuple[int, str]:
-        """Run a shell command line; return its exit status and output (markers split it from the echo and the prompt)."""
-        tag = os.urandom(4).hex()
-        # the marker is built by the guest's shell, so the echoed command line never matches it
-        os.write(self.fd, f"{shell}; echo END-$((0x{tag}))-$?\r".encode())
-        marker = f"END-{int(tag, 16)}-".encode()
-        out = self.expect(marker, timeout)
-        status = int(self.expect(b"\n", timeout).strip())
-        text = out.decode(errors="replace").replace("\r", "")
-        # the echo of the command line comes first, at times twice (the tty echoes it before ash redraws it after its
-        # prompt): drop through the last one
-        echoed = f"END-$((0x{tag}))-$?"
-        return status, text.rpartition(echoed)[2].partition("\n")[2] if echoed in text else text.split("\n", 1)[-1]
 
 
 class DriverConformance:
@@ -366,16 +196,51 @@ class DriverConformance:
         assert probe.usable == all(c.ok for c in probe.checks)
 
     def test_capabilities_match_methods(self, creature_api):
-        from creature.drivers import Driver
+        """Each method-backed capability (console, exec, remote: reach) is declared exactly when its method is written."""
+        from creature.drivers import METHODS, Driver
 
         driver = creature_api.driver(self.driver)
-        for capability, method in (("exec", "exec"), ("console", "console"), ("placement", "nodes"),
-                                   ("migrate", "migrate"), ("failover", "failover")):
+        for capability, method in METHODS.items():
             implemented = getattr(type(driver), method) is not getattr(Driver, method)
             assert implemented == getattr(driver.capabilities, capability), (
-                f"capability {capability}={getattr(driver.capabilities, capability)} but the method {method} is "
+                f"capability {capability}={getattr(driver.capabilities, capability)} but {method}() is "
                 f"{'implemented' if implemented else 'not implemented'}"
             )
+
+    def test_create_data_matches_the_data_model(self, creature_api, tmp_path):
+        """What create() returns has only the keys, of the types, the driver's data_model declares (a dry run: any host)."""
+        import typing
+
+        from creature.builtin.support.dryrun import DRY_RUN_SCRATCH
+        from creature.records import Machine, MachineData, MachineSpec
+
+        driver = creature_api.driver(self.driver)
+        assert issubclass(driver.data_model, dict) and set(typing.get_type_hints(MachineData)) <= set(
+            typing.get_type_hints(driver.data_model)), "data_model must be a creature.sdk.MachineData subclass"
+        creature_api.templates.build("conf-data", "busybox")
+        machine = Machine(spec=MachineSpec.parse({"name": "conf-data", "driver": self.driver, "template": "conf-data"}),
+                          dir=creature_api.home.machine_dir("conf-data"))
+        (tmp_path / "staging").mkdir()
+        driver.dry_run, token = True, DRY_RUN_SCRATCH.set(tmp_path)
+        try:
+            data = driver.create(machine, creature_api.templates.get("conf-data"), tmp_path / "staging")
+        finally:
+            driver.dry_run = False
+            DRY_RUN_SCRATCH.reset(token)
+        hints = typing.get_type_hints(driver.data_model)
+        assert set(data) <= set(hints), f"create() returned keys its data_model does not declare: {set(data) - set(hints)}"
+        for key, value in data.items():
+            expected = typing.get_origin(hints[key]) or hints[key]
+            assert isinstance(value, expected), f"data[{key!r}] is {type(value).__name__}, declared {hints[key]}"
+
+    def test_nics_only_where_networks_are_declared(self, creature_api, creature_cli, usable, template):
+        """networks=False: a --network is refused (exit 2) before anything is made."""
+        if self._caps(creature_api).networks:
+            pytest.skip(f"driver {self.driver} declares networks: its NICs are tested on real networks (tests/networks)")
+        before = snapshot(creature_cli.home)
+        result = creature_cli("create", "conf-nic", "--driver", self.driver, "--template", template, "--network", "lan")
+        assert result.code == 2 and "does not support networks" in result.err, result.err
+        assert snapshot(creature_cli.home) == before
 
     def test_unusable_driver_refuses_create_and_changes_nothing(self, creature_api, creature_cli):
         """Where the probe fails, create exits 2 with the probe's reason in one line and leaves the home as it was."""
@@ -464,6 +329,19 @@ class DriverConformance:
         rows = api.inventory._query("SELECT name, driver, spec, data, dir FROM machines WHERE name = ?", (name,))
         lean = function([Row(*rows[0])])
         assert lean.get(name) == expected, f"the states function says {lean.get(name)!r}, the driver {expected!r}"
+
+    def test_details_need_no_driver_module(self, creature_api):
+        """A driver with details for `show` keeps them in its lean states module too (show of a stopped machine reads them there)."""
+        import importlib
+
+        from creature.drivers import Driver
+
+        entry = creature_api.registry.entry(self.driver)
+        if type(creature_api.driver(self.driver)).details is Driver.details:
+            pytest.skip(f"driver {self.driver} adds no details to `show`")
+        assert entry.states, "a driver with details registers a states function whose module holds details(machine, home)"
+        module = importlib.import_module(entry.states.partition(":")[0])
+        assert callable(getattr(module, "details", None)), f"{module.__name__} has no details(machine, home_root)"
 
     def test_states_function_is_lean(self, creature_api):
         """A registered states function imports neither pydantic nor the driver's module (creature.listing)."""

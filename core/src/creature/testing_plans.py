@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from creature.model import Machine, MachineSpec
+from creature.records import Machine, MachineSpec
 
 
 def plan_machine(api, driver: str, memory: str = "256M", **extra) -> Machine:

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from creature.errors import InputError
+from creature.sdk import InputError
 from creature_ganeti.os_definition import write
 from creature_ganeti.rapi import JobFailed, JobRefused, Rapi, job_error, job_seconds, parse_url, tls_context
 from creature_ganeti.request import Options, parse_size, policy_violations

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from creature.host import HostFacts
-from creature.planned import tool
+from creature.sdk import HostFacts, tool
 from creature.testing import DriverConformance
 from creature.testing_plans import plan_machine, staged_create
 

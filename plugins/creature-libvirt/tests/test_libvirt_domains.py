@@ -6,8 +6,7 @@ import threading
 import xml.etree.ElementTree as ET
 
 import pytest
-from creature.hookspecs import hookimpl
-from creature.procs import run, which
+from creature.sdk import hookimpl, run, which
 from creature.testing import require_usable, wait_until
 
 
@@ -52,7 +51,7 @@ def test_console_through_a_libvirt_stream(lv, creature_cli):
     def prompt():
         result = creature_cli("console", "con1", input="\n", timeout=30)
         return result.out if result.code == 0 and "con1 login:" in result.out else None
-    assert "con1 login:" in wait_until(prompt, 20, 0.5, "a login prompt on the console")
+    assert "con1 login:" in wait_until(prompt, 60, 0.5, "a login prompt on the console")
 
 
 def test_lifecycle_events_reach_plugins(lv):
@@ -69,7 +68,7 @@ def test_lifecycle_events_reach_plugins(lv):
     api.plugins.pm.register(Recorder())
     api.create({"name": "ev1", "driver": "libvirt-lxc", "template": "bb"})
     driver = api.driver("libvirt-lxc")
-    driver.forward_events(api.plugins.hook)
+    driver.forward_events(api)
     seen.clear()
     # started and killed behind creature's back: only libvirt's events can tell the plugins
     run([which("virsh"), "-c", driver.uri, "start", "ev1"])

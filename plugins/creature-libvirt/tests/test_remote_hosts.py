@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from creature.procs import run, which
+from creature.sdk import run, which
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_host_add_rejects_bad_input(creature_cli):
 
 def test_connection_comes_back_after_a_daemon_restart(second_host):
     """One long-lived connection: refused while the daemon is down, reopened by itself when it is back."""
-    from creature.errors import CreatureError
+    from creature.sdk import CreatureError
     from creature_libvirt.connection import Connection, Unreachable
 
     connection = Connection.to(second_host.uri("qemu"))

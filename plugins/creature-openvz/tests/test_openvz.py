@@ -43,7 +43,7 @@ def test_create_writes_ve_conf_and_a_private_area(creature_api, tmp_path):
 
 
 def test_ve_conf_round_trips_and_refuses_what_it_cannot_quote():
-    from creature.errors import InputError
+    from creature.sdk import InputError
     from creature_openvz.veconf import read_veconf, write_veconf
 
     settings = {"HOSTNAME": "web", "NETIF": "ifname=eth0,mac=00:18:51:01:02:03,bridge=vmbr0", "DESCRIPTION": "a b c"}

@@ -6,7 +6,7 @@ import os
 import struct
 
 import pytest
-from creature.errors import CreatureError
+from creature.sdk import CreatureError
 from creature_qemu import initramfs, kernel
 
 PVH_NOTE = 18  # XEN_ELFNOTE_PHYS32_ENTRY: what lets QEMU boot the vmlinux directly

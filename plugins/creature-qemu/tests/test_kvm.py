@@ -7,7 +7,7 @@ import sys
 import time
 
 import pytest
-from creature.model import Machine, MachineSpec
+from creature.sdk import Machine, MachineSpec
 from creature.testing import DriverConformance
 
 
@@ -94,7 +94,7 @@ def test_kvm_command_line(creature_api, tmp_path):
     assert {"console=ttyS0", "root=/dev/vda", "creature.hostname=k1", "creature.acpi=USR2", "init=/sbin/init"} <= set(append)
     assert pairs["-nic"] == "none"
     # the disk's own boot loader instead of a direct kernel boot
-    disk = machine.model_copy(update={"data": {"boot": "disk"}})
+    disk = machine.replace(data={"boot": "disk"})
     argv = driver.plan(disk, "start")[0]
     assert "-kernel" not in argv and "-append" not in argv and dict(zip(argv, argv[1:], strict=False))["-boot"] == "order=c"
     # the same machine under TCG differs only in accelerator and CPU model
@@ -105,7 +105,7 @@ def test_kvm_command_line(creature_api, tmp_path):
 
 def test_template_kernel_boot_command_line(creature_api, tmp_path):
     """A template with its own kernel and initrd boots them (their modules match its disk), without our acpid."""
-    from creature.model import Template
+    from creature.sdk import Template
     from creature_qemu.driver import QemuDriver, guest_settings
 
     rootfs = tmp_path / "tpl" / "rootfs"

@@ -161,8 +161,7 @@ def test_plan_shows_the_exact_commands(qemu_api):
 
 def test_seed_and_tap_nics_reach_the_command_line(qemu_api):
     """A seed CD-ROM; each NIC a virtio-net on its stable tap with the NIC's MAC; DHCP asked on the kernel command line."""
-    from creature.model import Machine, MachineSpec
-    from creature.network import tap_name
+    from creature.sdk import Machine, MachineSpec, tap_name
 
     api = qemu_api
     machine = api.machine("bb1")
@@ -228,7 +227,7 @@ def test_template_kernel_and_initrd_boot_the_disk(qemu_api):
     machine = api.machine("bb1")
     machine.data.update(boot="template", kernel=str(kernel.bzimage), initrd=str(initrd))
     # Debian's initrd unpacks tens of MB into memory: 128M ends in an out-of-memory panic
-    machine.spec = machine.spec.model_copy(update={"memory": 384})
+    machine.spec = machine.spec.replace(memory=384)
     api.inventory.update_machine(machine)
     api.start("bb1")
     wait_booted(api, "bb1", timeout=180)

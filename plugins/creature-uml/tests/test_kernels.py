@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from creature.host import HostFacts
+from creature.sdk import HostFacts
 from creature.testing import ConsoleSession, snapshot
 from creature_uml import kernels
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from creature.procs import run
+from creature.sdk import run
 from creature.testing import ConsoleSession, DriverConformance, cleanup_home, make_home, require_usable, wait_until
 
 
@@ -269,7 +269,7 @@ def test_probe_rejects_a_noexec_tmpdir(creature_home):
 
 
 def test_long_names_that_overflow_the_socket_path_are_refused(uml):
-    from creature.errors import CreatureError
+    from creature.sdk import CreatureError
 
     long = "n" * 63
     with pytest.raises(CreatureError, match="unix limit"):
@@ -298,8 +298,7 @@ def test_dry_runs_change_nothing_and_show_the_commands(uml, creature_cli):
 
 def test_nics_become_vector_options_and_dhcp_words(uml):
     """Each NIC is a vector NIC on its stable tap, named eth{i} in the guest; DHCP words; nsenter is not UML's cmdline."""
-    from creature.model import Machine, MachineSpec
-    from creature.network import tap_name
+    from creature.sdk import Machine, MachineSpec, tap_name
     from creature_uml import command
 
     nics = [{"network": "lan", "mac": "fe:fd:00:00:00:01"}, {"network": "lan", "mac": "fe:fd:00:00:00:02"}]
@@ -319,7 +318,7 @@ def test_nics_become_vector_options_and_dhcp_words(uml):
 
 def test_initramfs_is_busybox_and_the_shared_init_cached_privately(creature_home, monkeypatch):
     """The UML initramfs: the shared /init (root /dev/ubda, no modules), the host busybox, /dev/console; one file per key."""
-    from creature.guest_initramfs import HANDOVER, host_busybox
+    from creature.sdk import HANDOVER, host_busybox
     from creature_uml import initramfs
 
     monkeypatch.setenv("CREATURE_CACHE", str(creature_home / "cache"))

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from creature.procs import run
+from creature.sdk import run
 from creature.testing import DriverConformance
 from creature.testing_plans import assert_plans, assert_private, plan_machine, staged_create, unusable_reasons
 
@@ -134,7 +134,7 @@ def test_vmrun_list_parser():
 
 
 def test_macs_outside_vmwares_static_range_are_refused():
-    from creature.errors import InputError
+    from creature.sdk import InputError
     from creature_vmware.driver import check_static_mac
 
     assert check_static_mac("00:50:56:3f:ff:ff") == "00:50:56:3f:ff:ff"

@@ -13,9 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from creature.drivers import Driver
-from creature.errors import InputError
-from creature.model import Machine, MachineSpec
+from creature.sdk import Driver, InputError, Machine, MachineSpec
 from creature.testing import DriverConformance
 
 ON_XEN = Path("/proc/xen/capabilities").exists()
@@ -291,7 +289,7 @@ def test_the_lab_race_machine_config_is_read_back_by_libxlutil(creature_api, xlu
 
 def test_a_bzimage_kernel_is_loaded_as_its_cached_vmlinux(xen_files, tmp_path):
     """xl.cfg names the ELF vmlinux of dom0's bzImage (xl would decompress the bzImage at every create), made once."""
-    from creature.kernel_image import is_bzimage
+    from creature.sdk import is_bzimage
 
     machine, _staging, data = xen_files
     source, kernel = Path(data["kernel_source"]), Path(data["kernel"])
@@ -349,7 +347,7 @@ def test_paths_with_xl_syntax_in_them_are_read_back_verbatim(xlu, folder):
 
 def test_an_xl_failure_names_the_subcommand_and_the_file_xl_could_not_parse(creature_api, xlu, tmp_path, monkeypatch):
     """What xl printed in the lab when it could not read its own /etc/xen/xl.conf: the message must say so."""
-    from creature.errors import CommandFailed
+    from creature.sdk import CommandFailed
 
     # libxlutil's report for a global config holding bytes that look like code (the lab's dom0 read garbage)
     cfg, rc = xlu.read_data('#output_format="json"\nprintf("x")\n', source="/etc/xen/xl.conf")

@@ -77,9 +77,8 @@ def pytest_terminal_summary(terminalreporter):
 
 def add_lab_host(home: Path, lab, name: str, **options: str) -> None:
     """Add the lab's cluster to home as host name (idempotent), through the same code as `creature host add`."""
-    from creature.drivers import HostAccess
+    from creature.builtin.remote.hosts import HostAccess, Hosts
     from creature.home import Home
-    from creature.remote import Hosts
 
     hosts = Hosts(Home(home))
     if name in hosts.names():
@@ -88,6 +87,17 @@ def add_lab_host(home: Path, lab, name: str, **options: str) -> None:
     hosts.add(name, lab.url, "ganeti", HostAccess(user=module.RAPI_USER, password=lab.password, ca_cert=lab.ca_cert,
                                                   options={"image_dir": str(lab.image_dir),
                                                            "node_image_dir": module.NODE_IMAGE_DIR, **options}))
+
+
+@pytest.fixture
+def host_api(cluster_home):
+    """host -> the API of that lab host's machines in cluster_home, as `--host NAME` gets it (creature_host_api)."""
+    from creature.home import Home
+    from creature.plugins import get_plugins
+
+    def api(host: str):
+        return get_plugins().call("creature_host_api", home=Home(cluster_home), host=host)
+    return api
 
 
 @pytest.fixture

@@ -17,10 +17,8 @@ class GanetiConformance(DriverConformance):
     stop_timeout = 30
 
     @pytest.fixture
-    def creature_api(self, cluster_home):
-        from creature.remote import creature_for
-
-        api = creature_for(cluster_home, self.host)
+    def creature_api(self, host_api):
+        api = host_api(self.host)
         yield api
         api.inventory.close()
 

@@ -105,17 +105,16 @@ def test_options_take_effect(fake_cli, ganeti_lab):
     assert shown["node"] == "node2.gnt.test" and shown["details"]["disks"] == "file: 2048 MiB"
 
 
-def test_listing_costs_one_rapi_request_for_any_count(cluster_home, fake_cli, ganeti_lab):
+def test_listing_costs_one_rapi_request_for_any_count(cluster_home, fake_cli, ganeti_lab, host_api):
     """`list` over 5 and over 50 instances: the same requests, one bulk GET (API counter and the CLI's connections)."""
-    from creature.remote import creature_for
     from creature_ganeti.rapi import Rapi
 
-    api = creature_for(cluster_home, "labfake")
+    api = host_api("labfake")
     api.templates.build("bb", "busybox")
 
     def each(names, action):
         def chunk(share):
-            own = creature_for(cluster_home, "labfake")  # an API (and inventory connection) per thread
+            own = host_api("labfake")  # an API (and inventory connection) per thread
             try:
                 for name in share:
                     action(own, name)
@@ -229,15 +228,14 @@ def test_host_add_refuses_bad_url_password_and_rights(creature_home, ganeti_lab,
     assert ganeti_lab.password not in kept
 
 
-def test_failed_jobs_are_one_line_naming_job_and_opcode(cluster_home, lab_cli, fake_cli, ganeti_lab):
+def test_failed_jobs_are_one_line_naming_job_and_opcode(cluster_home, lab_cli, fake_cli, ganeti_lab, host_api):
     cli = fake_cli
     cli.ok("template", "build", "bb", "--method", "busybox")
     lab_cli.ok("template", "build", "bb", "--method", "busybox")
     cli.ok("create", "twin", "--template", "bb")
-    from creature.remote import creature_for
-    from creature.templates import disk_image
+    from creature.sdk import disk_image
 
-    api = creature_for(cluster_home, "lab")
+    api = host_api("lab")
     disk_image(api.home, api.templates.get("bb"))  # made by the first create that reaches the cluster: made here first
     api.inventory.close()
     before = unchanged(cluster_home)

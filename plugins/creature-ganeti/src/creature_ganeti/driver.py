@@ -12,16 +12,25 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from creature.drivers import Capabilities, Driver, HostAccess, Probe, StopResult
-from creature.errors import CreatureError, InputError
-from creature.model import Address, Machine, State, Template
+from creature.sdk import (
+    Address,
+    Capabilities,
+    CreatureError,
+    Driver,
+    InputError,
+    Machine,
+    MachineData,
+    Probe,
+    State,
+    StopResult,
+    Template,
+)
 
 from creature_ganeti.rapi import NotOnCluster, job_seconds
-from creature_ganeti.request import InstanceRequest, parse_options
 from creature_ganeti.settings import Cluster, check_host
 
 if TYPE_CHECKING:
-    from creature.host import HostFacts
+    from creature.sdk import HostAccess, HostFacts
 
 # Ganeti's instance status (the query field "status") as creature's states
 STATUS = {"running": State.RUNNING, "ERROR_up": State.RUNNING, "ERROR_wrongnode": State.RUNNING,
@@ -30,15 +39,26 @@ STATUS = {"running": State.RUNNING, "ERROR_up": State.RUNNING, "ERROR_wrongnode"
 BULK_FRESH = 2.0  # seconds one bulk listing answers nodes() and addresses() of the same `list`
 
 
+class GanetiData(MachineData, total=False):
+    """A Ganeti instance: its cluster, hypervisor, disk, the template image it was installed from, its create job."""
+
+    cluster: str
+    hypervisor: str
+    disk_template: str
+    disk_size: int
+    image: str
+    create_job: int
+
+
 class GanetiDriver(Driver):
     """Instances of a Ganeti cluster (hypervisors kvm and fake) through its RAPI; placement, live migration, failover."""
 
     name = "ganeti"
     priority = 1  # never this host's default: it is only ever used on a cluster added with `host add`
     mac_prefix = "aa:00:00"  # Ganeti's default MAC prefix
-    remote = True
-    capabilities = Capabilities(console=False, exec=False, graceful_stop=True, autostart=False, cow_clone=False,
+    capabilities = Capabilities(console=False, exec=False, remote=True, graceful_stop=True, autostart=False, cow_clone=False,
                                 networks=True, vm=True, placement=True, migrate=True, failover=True)
+    data_model = GanetiData
     description = "Ganeti cluster instances (kvm, fake) through the cluster's RAPI: `creature host add NAME --driver ganeti URL`"
 
     def __init__(self, home):
@@ -72,7 +92,7 @@ class GanetiDriver(Driver):
         return self._info
 
     def reach(self) -> None:
-        """Raise unless the cluster's RAPI answers now (creature.remote's listing of every host)."""
+        """Raise unless the cluster's RAPI answers now (`list --all-hosts`)."""
         self.rapi.request("GET", "/2/info")
 
     def probe(self, host: HostFacts) -> Probe:
@@ -80,8 +100,10 @@ class GanetiDriver(Driver):
 
         return probe(self.name, Cluster.of(self.home.root), self.cluster_info)
 
-    def check_options(self, options: dict[str, str]) -> dict:
-        return parse_options(options)
+    def check_options(self, options: dict[str, str]) -> None:
+        from creature_ganeti.request import parse_options  # pydantic: only where input enters
+
+        parse_options(options)
 
     def node_name(self, wanted: str) -> str:
         """The cluster's full name of node wanted (its full name, or its first label when that is unique)."""
@@ -93,9 +115,10 @@ class GanetiDriver(Driver):
 
     # create
     def create(self, machine: Machine, template: Template, staging: Path) -> dict:
-        from creature.templates import disk_image
+        from creature.sdk import disk_image
 
         from creature_ganeti.images import boot_files, image_size_mib, template_image
+        from creature_ganeti.request import InstanceRequest
 
         cluster = self.cluster
         node = self.node_name(machine.spec.node) if machine.spec.node else None
@@ -123,7 +146,7 @@ class GanetiDriver(Driver):
     def _nics(self, machine: Machine) -> list[dict]:
         """The instance's NICs: one per creature NIC (its network's bridge as the link); without any, one NIC on the
         cluster's default link with a MAC Ganeti makes, as `gnt-instance add` gives (instance policies want one)."""
-        from creature.network import bridge_for
+        from creature.sdk import bridge_for
 
         if not machine.spec.nics:
             return [{}]
@@ -136,7 +159,7 @@ class GanetiDriver(Driver):
         return nics
 
     def _kernel_words(self, machine: Machine, template: Template) -> list[str]:
-        from creature.network import guest_cmdline
+        from creature.sdk import guest_cmdline
 
         # root= comes from the hvparam root_path; the acpi word turns the power button (Ganeti's soft
         # shutdown: system_powerdown) into the signal the template's init halts on
@@ -224,8 +247,8 @@ class GanetiDriver(Driver):
         except NotOnCluster:
             pass  # removed on the cluster already (gnt-instance remove, an earlier attempt)
 
-    def migrate(self, machine: Machine, node: str | None, live: bool = True) -> None:
-        body = {"mode": "live" if live else "non-live"} | self._target(machine, node)
+    def migrate(self, machine: Machine, node: str | None) -> None:
+        body = {"mode": "live"} | self._target(machine, node)
         self.rapi.run("PUT", f"/2/instances/{machine.name}/migrate", body)
 
     def failover(self, machine: Machine, node: str | None, timeout: float) -> None:

@@ -1,10 +1,10 @@
 """What reaches the nodes through the shared image folder: template disk images and the guest's boot files.
 
-A creature template reaches a Ganeti instance as a file: its ext4 image (creature.templates.disk_image)
+A creature template reaches a Ganeti instance as a file: its ext4 image (creature.sdk.disk_image)
 is copied once into the cluster's image folder (shared storage the nodes see), and the `creature` OS
 definition (os_definition.py) copies it onto the instance's first disk when Ganeti installs the OS.
 kvm instances boot this host's Debian kernel as a vmlinux (PVH, fastest under TCG, as the qemu driver
-does) with creature's small initramfs (creature.guest_initramfs: mounts /dev/vda, sets the hostname and
+does) with creature's small initramfs (creature.sdk's initramfs helpers: mounts /dev/vda, sets the hostname and
 NICs from the kernel command line, turns the ACPI power button into the template's halt signal),
 both written to the same folder and named in the instance's hvparams.
 """
@@ -17,11 +17,20 @@ import re
 import stat
 from pathlib import Path
 
-from creature.errors import CreatureError
-from creature.guest_initramfs import ACPI_HANDOVER, ACPI_WORD, archive, base_entries, host_busybox, init_script, module_order
-from creature.home import write_atomic
-from creature.kernel_image import extract_vmlinux
-from creature.procs import run, which
+from creature.sdk import (
+    ACPI_HANDOVER,
+    ACPI_WORD,
+    CreatureError,
+    base_entries,
+    host_busybox,
+    init_script,
+    module_order,
+    run,
+    vmlinux_file,
+    which,
+    write_atomic,
+)
+from creature.sdk import cpio_archive as archive
 
 MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "crc32c_generic", "ext4", "button", "evdev")
 _LOAD = """\
@@ -54,8 +63,9 @@ def boot_files(folder: Path, write: bool = True) -> tuple[Path, Path]:
     vmlinux = folder / f"vmlinux-{version}"
     key = hashlib.sha256(INIT.encode() + repr(MODULES).encode() + busybox.read_bytes()).hexdigest()[:12]
     initramfs = folder / f"initramfs-{version}-{key}.cpio"
-    if write and not vmlinux.exists():
-        _publish(vmlinux, extract_vmlinux(bzimage))
+    if write:
+        # public: read on the nodes, where QEMU may run as another user (Ganeti's kvm security_model)
+        vmlinux_file(bzimage, vmlinux, 0o644)
     if write and not initramfs.exists():
         files = module_order(Path(f"/lib/modules/{version}"), MODULES, f"kernel {version}")
         entries = base_entries(busybox, INIT) + [

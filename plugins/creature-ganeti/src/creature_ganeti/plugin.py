@@ -1,6 +1,6 @@
 """Entry-point module of creature-ganeti: hook implementations only (the driver is registered by name, imported when used)."""
 
-from creature.hookspecs import hookimpl
+from creature.sdk import hookimpl
 
 
 @hookimpl

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from creature.drivers import Check, Probe
-from creature.errors import CreatureError
+from creature.sdk import Check, CreatureError, Probe
 
 from creature_ganeti.settings import HYPERVISORS, Cluster
 

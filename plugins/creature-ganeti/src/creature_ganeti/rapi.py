@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from creature.errors import CreatureError, InputError
+from creature.sdk import CreatureError, InputError
 
 DEFAULT_PORT = 5080
 FINAL = ("success", "error", "canceled")

@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from creature.errors import InputError
-from creature.model import Machine, Template
+from creature.sdk import InputError, Machine, Template, one_line
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from creature_ganeti.settings import HYPERVISORS, Cluster
@@ -49,8 +48,6 @@ def parse_options(options: dict[str, str]) -> dict:
     try:
         return Options.model_validate(options).model_dump()
     except ValidationError as exc:
-        from creature.model import one_line
-
         raise InputError(f"ganeti --option: {one_line(exc)}") from None
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from creature.errors import CreatureError, InputError
+from creature.sdk import CreatureError, InputError
 
 from creature_ganeti.rapi import BadCredentials, Rapi, Unreachable, parse_url
 

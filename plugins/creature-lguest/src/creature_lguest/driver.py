@@ -10,15 +10,26 @@ import subprocess
 import time
 from pathlib import Path
 
-from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
-from creature.errors import CreatureError
-from creature.home import write_private
-from creature.host import HostFacts
-from creature.macs import derived_mac
-from creature.model import Machine, State, Template
-from creature.planned import tool, tool_check
-from creature.procs import ProcessRecord, run
-from creature.templates import disk_image
+from creature.sdk import (
+    Capabilities,
+    Check,
+    CreatureError,
+    Driver,
+    HostFacts,
+    Machine,
+    MachineData,
+    Probe,
+    ProcessRecord,
+    State,
+    StopResult,
+    Template,
+    derived_mac,
+    disk_image,
+    run,
+    tool,
+    tool_check,
+    write_private,
+)
 
 from creature_lguest.launcher import LguestGuest, launcher_argv
 
@@ -39,6 +50,13 @@ def host_kernel(boot: Path = Path("/boot")) -> Path:
     return kernels[-1]
 
 
+class LguestData(MachineData, total=False):
+    """Lguest guests: the template image copied and the NICs' MACs."""
+
+    base_image: str
+    macs: list
+
+
 class LguestDriver(Driver):
     """Lguest paravirtualised guests (Linux before 4.14) through the lguest launcher."""
 
@@ -46,6 +64,7 @@ class LguestDriver(Driver):
     priority = 5
     # Lguest has no OUI of its own: a locally administered prefix
     mac_prefix = "02:4c:47"
+    data_model = LguestData
     capabilities = Capabilities(graceful_stop=False, autostart=True, vm=True)
     description = "Lguest guests (lguest launcher; Linux before 4.14)"
 

@@ -1,7 +1,7 @@
 """Direct kernel boot for libvirt QEMU domains: Debian's kernel as a PVH vmlinux plus a tiny initramfs.
 
 The initramfs holds the host's static busybox, the virtio disk and ext4 modules, and core's shared /init
-(creature.guest_initramfs): it mounts /dev/vda, sets the hostname, starts a busybox acpid so that the ACPI
+(creature.builtin.guest.initramfs): it mounts /dev/vda, sets the hostname, starts a busybox acpid so that the ACPI
 power button (libvirt's graceful shutdown) reaches a busybox init, which ignores it by itself, and switch_roots.
 Both files are made once per kernel version under the shared cache.
 """
@@ -14,15 +14,23 @@ import re
 import stat
 from pathlib import Path
 
-from creature.errors import CreatureError
-from creature.guest_initramfs import ACPI_HANDOVER, ACPI_WORD, archive, base_entries, init_script, module_order
-from creature.home import shared_cache, write_atomic
-from creature.kernel_image import vmlinux_file
-from creature.procs import which
+from creature.sdk import (
+    ACPI_HANDOVER,
+    ACPI_WORD,
+    CreatureError,
+    base_entries,
+    init_script,
+    module_order,
+    shared_cache,
+    vmlinux_file,
+    which,
+    write_atomic,
+)
+from creature.sdk import cpio_archive as archive
 
 MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "button", "evdev")
 
-# libvirt's part of the shared /init (creature.guest_initramfs): load the disk and ext4 modules, and the
+# libvirt's part of the shared /init (creature.builtin.guest.initramfs): load the disk and ext4 modules, and the
 # shared ACPI power button fragment (libvirt's graceful shutdown presses the button; busybox's init ignores it).
 _LOAD = """\
 for m in $(cat /modules.order); do insmod "/modules/$m" || echo "creature-initramfs: cannot load $m"; done

@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from creature.errors import CreatureError, InputError
+from creature.sdk import CreatureError, InputError
 
 try:
     import libvirt

@@ -8,7 +8,7 @@ import sys
 import termios
 import tty
 
-from creature.errors import CreatureError
+from creature.sdk import CreatureError
 
 DETACH = b"\x1d"  # Ctrl-]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from creature.model import Machine
+from creature.sdk import Machine
 
 NAMESPACE = "https://creature.invalid/libvirt/1"
 

@@ -8,15 +8,27 @@ import uuid as uuidlib
 from pathlib import Path
 from typing import ClassVar
 
-from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
-from creature.errors import CreatureError
-from creature.guest import adjust
-from creature.home import write_private
-from creature.host import HostFacts
-from creature.model import Address, Machine, State, Template
-from creature.network import bridge_for, guest_nics
-from creature.procs import run, which
-from creature.remote import host_uri
+from creature.sdk import (
+    Address,
+    Capabilities,
+    Check,
+    CreatureError,
+    Driver,
+    HostFacts,
+    Machine,
+    MachineData,
+    Probe,
+    State,
+    StopResult,
+    Template,
+    bridge_for,
+    guest_nics,
+    host_uri,
+    run,
+    which,
+    write_private,
+)
+from creature.sdk import adjust_guest as adjust
 
 # libvirt's virDomainState numbers (stable ABI), so that this module imports without libvirt
 _STATES = {0: State.UNKNOWN, 1: State.RUNNING, 2: State.RUNNING, 3: State.PAUSED, 4: State.RUNNING,
@@ -26,13 +38,20 @@ _LEASE, _AGENT, _ARP = 0, 1, 2
 _SIGNALS = {"SIGINT": 2, "SIGUSR1": 10, "SIGUSR2": 12, "SIGTERM": 15, "SIGPWR": 30}  # VIR_DOMAIN_PROCESS_SIGNAL_*  # VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_*
 
 
+class LibvirtData(MachineData, total=False):
+    """libvirt domains: the domain's UUID and the URI of the daemon that holds it."""
+
+    uuid: str
+    uri: str
+    halt_signal: str
+
+
 class LibvirtDriver(Driver):
     """Shared by both drivers: the URI, the connection, the lifecycle through libvirt's own calls."""
 
     scheme: ClassVar[str]
     default_uri: ClassVar[str]
     uri_env: ClassVar[str]
-    remote: ClassVar[bool] = True  # creature.remote may place this driver's machines on other hosts
 
     @property
     def uri(self) -> str:
@@ -170,15 +189,15 @@ class LibvirtDriver(Driver):
 
         return attach(self.connection, self._domain(machine), machine.name)
 
-    def forward_events(self, hook) -> int:
-        """Call hook.creature_machine_event for every lifecycle change libvirt reports on this home's machines.
+    def forward_events(self, api) -> int:
+        """Tell api's plugins (creature_machine_event) every lifecycle change libvirt reports on its home's machines.
 
         Changes made outside creature (virsh, a guest powering off, libvirt's own autostart) reach
         plugins too, for as long as this process lives; returns libvirt's callback id.
         """
         from creature_libvirt.events import forward
 
-        return forward(self, hook)
+        return forward(self, api)
 
 
 def remote_uri(uri: str, scheme: str) -> str:
@@ -196,7 +215,8 @@ class LibvirtQemuDriver(LibvirtDriver):
     name = "libvirt-qemu"
     priority = 25  # below lxc and uml: a host's default stays what it was before libvirt was installed
     mac_prefix = "52:54:00"
-    capabilities = Capabilities(console=True, exec=False, graceful_stop=True, autostart=True, cow_clone=True,
+    data_model = LibvirtData
+    capabilities = Capabilities(console=True, exec=False, remote=True, graceful_stop=True, autostart=True, cow_clone=True,
                                 networks=True, vm=True)
     description = "QEMU virtual machines through libvirt (qemu:///system or a remote URI)"
     scheme = "qemu"
@@ -229,7 +249,7 @@ class LibvirtQemuDriver(LibvirtDriver):
         return Probe.of(self.name, checks)
 
     def create(self, machine: Machine, template: Template, staging: Path) -> dict:
-        from creature.templates import disk_image
+        from creature.sdk import disk_image
 
         from creature_libvirt.boot import boot_files
         from creature_libvirt.domain_xml import qemu_domain
@@ -259,7 +279,8 @@ class LibvirtLxcDriver(LibvirtDriver):
     name = "libvirt-lxc"
     priority = 15
     mac_prefix = "00:16:3e"
-    capabilities = Capabilities(console=True, exec=False, graceful_stop=True, autostart=True, cow_clone=False,
+    data_model = LibvirtData
+    capabilities = Capabilities(console=True, exec=False, remote=True, graceful_stop=True, autostart=True, cow_clone=False,
                                 networks=True)
     description = "LXC containers through libvirt (lxc:///system or a remote URI)"
     scheme = "lxc"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from creature.inventory import Inventory
-
 from creature_libvirt.connection import Connection, start_event_loop
 
 # virDomainEventType numbers -> creature's event names. SHUTDOWN (6) is not mapped: libvirt follows a
@@ -33,18 +31,13 @@ def watch(connection: Connection, on_event) -> int:
     return connection.call("domainEventRegisterAny", None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, callback, None)
 
 
-def forward(driver, hook) -> int:
-    """Feed the events of driver's domains that are machines of its home into hook.creature_machine_event."""
+def forward(driver, api) -> int:
+    """Feed the events of driver's domains that are machines of api's home into its plugins' creature_machine_event."""
 
     def on_event(domain, event):
-        inventory = Inventory(driver.home.inventory)
-        try:
-            uuid = domain.UUIDString()
-            machine = next((m for m in inventory.machines()
-                            if m.driver == driver.name and m.data.get("uuid") == uuid), None)
-        finally:
-            inventory.close()
+        uuid = domain.UUIDString()
+        machine = next((m for m in api.inventory.machines() if m.driver == driver.name and m.data.get("uuid") == uuid), None)
         if machine is not None:
-            hook.creature_machine_event(machine=machine, event=event)
+            api.plugins.call("creature_machine_event", api=api, machine=machine, event=event)
 
     return watch(driver.connection, on_event)

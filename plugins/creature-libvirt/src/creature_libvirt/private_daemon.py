@@ -17,8 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from creature.errors import CreatureError
-from creature.procs import ProcessRecord, run, which
+from creature.sdk import CreatureError, ProcessRecord, run, which
 
 BINDS = {"etc": "/etc/libvirt", "run": "/run/libvirt", "lib": "/var/lib/libvirt", "log": "/var/log/libvirt",
          "cache": "/var/cache/libvirt"}

@@ -39,7 +39,7 @@ def pytest_collection_finish(session):
     daemon = _session.get("daemon")
     if daemon is None or os.geteuid() != 0 or not any("libvirt" in item.nodeid.lower() for item in session.items):
         return
-    from creature.errors import CreatureError
+    from creature.sdk import CreatureError
 
     try:
         daemon.start()

@@ -8,15 +8,29 @@ import subprocess
 import time
 from pathlib import Path
 
-from creature import netns
-from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
-from creature.errors import CommandFailed, CreatureError
-from creature.guest import adjust
-from creature.home import write_private
-from creature.host import HostFacts
-from creature.model import Machine, State, Template
-from creature.network import bridge_for, guest_nics
-from creature.procs import ProcessRecord, run, which
+from creature.sdk import (
+    Capabilities,
+    Check,
+    CommandFailed,
+    CreatureError,
+    Driver,
+    HostFacts,
+    Machine,
+    MachineData,
+    Probe,
+    ProcessRecord,
+    State,
+    StopResult,
+    Template,
+    bridge_for,
+    guest_nics,
+    known_tools,
+    netns_argv,
+    run,
+    which,
+    write_private,
+)
+from creature.sdk import adjust_guest as adjust
 
 from creature_lxc import states
 
@@ -68,12 +82,19 @@ def _config(machine: Machine, template: Template, rootfs: str, host: HostFacts) 
     return "\n".join(lines) + "\n"
 
 
+class LxcData(MachineData, total=False):
+    """LXC containers: only how the rootfs was cloned (overlayfs or copy)."""
+
+    pass  # the core's keys (clone) are all it keeps
+
+
 class LxcDriver(Driver):
     """LXC system containers through the lxc-* tools, each under the creature home's lxcpath."""
 
     name = "lxc"
     priority = 50
     mac_prefix = "00:16:3e"
+    data_model = LxcData
     capabilities = Capabilities(console=True, exec=True, cow_clone=True, graceful_stop=True, autostart=True, networks=True)
     description = "LXC system containers (lxc-* tools)"
 
@@ -82,7 +103,7 @@ class LxcDriver(Driver):
         return str(self.home.machines)
 
     def _argv(self, tool: str, machine: Machine, *args: str) -> list[str]:
-        path = which(tool)
+        path = known_tools("lxc", TOOLS, ("--version",))["paths"].get(tool) if tool in TOOLS else which(tool)
         if path is None:
             raise CreatureError(f"{tool} is not installed (Debian package lxc)")
         return [*self._netns(machine, tool), path, "-P", self.lxcpath, "-n", machine.name, *args]
@@ -93,16 +114,17 @@ class LxcDriver(Driver):
         if tool == "lxc-start":
             return []
         monitor = self._monitor(machine)
-        return netns.enter_argv(monitor.pid) if monitor is not None and monitor.alive() else []
+        return netns_argv(monitor.pid) if monitor is not None and monitor.alive() else []
 
     def probe(self, host: HostFacts) -> Probe:
         checks = []
-        missing = [t for t in TOOLS if which(t) is None]
+        # remembered until a tool changes: `lxc-start --version` at every command cost more than the command
+        found = known_tools("lxc", TOOLS, ("--version",))
+        missing = [t for t in TOOLS if found["paths"].get(t) is None]
         if missing:
             checks.append(Check(name="tools", ok=False, reason=f"{', '.join(missing)} not found (install the Debian package lxc)"))
         else:
-            version = run([which("lxc-start"), "--version"], check=False).stdout.strip()
-            checks.append(Check(name="tools", ok=True, reason=f"lxc-* tools {version} found"))
+            checks.append(Check(name="tools", ok=True, reason=f"lxc-* tools {found['version']} found"))
         checks.append(Check(name="root", ok=host.is_root,
                             reason="running as root (privileged containers)" if host.is_root
                             else "creature-lxc runs privileged containers and needs root"))

@@ -1,14 +1,13 @@
 """LXC machine states for `creature list`: the container's monitor process, as recorded at start.
 
-Imports neither pydantic nor the driver module (see creature.drivers.DriverRegistry.register).
+Imports neither pydantic nor the driver module (see creature.registry.DriverRegistry.register).
 """
 
 from __future__ import annotations
 
 import json
 
-from creature.procs import ProcessRecord
-from creature.state import State
+from creature.sdk import ProcessRecord, State
 
 
 def monitor(machine) -> ProcessRecord | None:

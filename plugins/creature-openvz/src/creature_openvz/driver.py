@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from creature.drivers import Capabilities, Probe
-from creature.guest import adjust
-from creature.home import write_private
-from creature.host import HostFacts
-from creature.macs import derived_mac
-from creature.model import Machine, State, Template
-from creature.planned import PlannedDriver, links_to, path_check, stable_id, tool_check
-from creature.procs import run
+from creature.sdk import (
+    Capabilities,
+    HostFacts,
+    Machine,
+    MachineData,
+    PlannedDriver,
+    Probe,
+    State,
+    Template,
+    derived_mac,
+    links_to,
+    path_check,
+    run,
+    stable_id,
+    tool_check,
+    write_private,
+)
+from creature.sdk import adjust_guest as adjust
 
 from creature_openvz.veconf import Veth, container_settings, parse_vzlist_json, state_of, write_veconf
 
@@ -24,6 +34,13 @@ def ctid_of(name: str) -> int:
     return stable_id(name, 100000, 999999)
 
 
+class OpenvzData(MachineData, total=False):
+    """OpenVZ containers: the container ID and the veths' MACs."""
+
+    ctid: int
+    macs: list
+
+
 class OpenvzDriver(PlannedDriver):
     """OpenVZ system containers through vzctl (an OpenVZ kernel is required)."""
 
@@ -31,6 +48,7 @@ class OpenvzDriver(PlannedDriver):
     priority = 20
     # vzctl's own OUI for veth MACs (SWsoft)
     mac_prefix = "00:18:51"
+    data_model = OpenvzData
     capabilities = Capabilities(graceful_stop=True, autostart=True)
     description = "OpenVZ containers (vzctl, ve.conf)"
     timeouts = {"start": 300, "kill": 120}

@@ -6,8 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from creature.errors import CreatureError, InputError
-from creature.model import State
+from creature.sdk import CreatureError, InputError, State
 
 _LINE = re.compile(r'^(?P<key>[A-Z_][A-Z0-9_]*)="(?P<value>[^"]*)"$')
 _STATUS = {"running": State.RUNNING, "stopped": State.STOPPED, "mounted": State.STOPPED,

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from creature.errors import CreatureError, InputError
-from creature.model import Machine, Nic
-from creature.network import tap_name
+from creature.sdk import CreatureError, InputError, Machine, Nic, tap_name
 
 from creature_qemu.paths import Paths  # noqa: F401 (re-exported)
 
@@ -28,7 +26,7 @@ class Boot:
 
 
 def kernel_append(machine: Machine, guest: dict, seed: bool, network: list[str] = ()) -> str:
-    """The kernel command line creature's initramfs and guests understand (network: creature.network.guest_cmdline's words)."""
+    """The kernel command line creature's initramfs and guests understand (network: creature.builtin.networks.networks.guest_cmdline's words)."""
     words = ["console=ttyS0", "root=/dev/vda", "rw", "panic=-1", "net.ifnames=0", f"creature.hostname={machine.name}"]
     if guest.get("init"):
         words.append(f"init={guest['init']}")
@@ -53,7 +51,7 @@ def qemu_argv(qemu: str, machine: Machine, accel: str, boot: Boot, seed: Path | 
               prefix: list[str] = ()) -> list[str]:
     """The complete argv that starts machine detached, with its QMP and console sockets in its folder.
 
-    prefix (creature.network.bridge_netns) runs QEMU in its NICs' bridge namespace, where their taps are.
+    prefix (creature.builtin.networks.networks.bridge_netns) runs QEMU in its NICs' bridge namespace, where their taps are.
     """
     paths = Paths(machine.dir)
     spec = machine.spec

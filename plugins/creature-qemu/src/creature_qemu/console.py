@@ -10,7 +10,7 @@ import termios
 import tty
 from pathlib import Path
 
-from creature.errors import CreatureError
+from creature.sdk import CreatureError
 
 ESCAPE = b"\x1d"  # Ctrl-], as telnet and virsh console use
 

@@ -10,14 +10,24 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
-from creature.errors import CreatureError
-from creature.home import write_private
-from creature.host import HostFacts
-from creature.model import Machine, State, Template
-from creature.network import create_taps, guest_cmdline, machine_netns, remove_taps, taps_plan
-from creature.procs import ProcessRecord, run, which
-from creature.templates import disk_image
+from creature import sdk
+from creature.sdk import (
+    Capabilities,
+    Check,
+    CreatureError,
+    Driver,
+    HostFacts,
+    Machine,
+    MachineData,
+    Probe,
+    ProcessRecord,
+    State,
+    StopResult,
+    Template,
+    run,
+    which,
+    write_private,
+)
 
 from creature_qemu import qmp, states
 from creature_qemu.command import QEMU, Boot, Paths, kernel_append, nic_args, qemu_argv
@@ -60,12 +70,23 @@ def _template_file(template: Template, key: str) -> str | None:
     return str(path if path.is_absolute() else template.rootfs / path)
 
 
+class QemuData(MachineData, total=False):
+    """QEMU (and KVM) machines: the qcow2 overlay's backing image and how the guest boots."""
+
+    backing: str
+    boot: str  # kernel (the host's), template (its own kernel and initrd), disk
+    guest: dict
+    kernel: str
+    initrd: str
+
+
 class QemuDriver(Driver):
     """Virtual machines under QEMU's software emulation (TCG): runs wherever qemu-system-x86_64 is installed."""
 
     name = "qemu"
     priority = 10
     mac_prefix = "52:54:00"
+    data_model = QemuData
     capabilities = Capabilities(console=True, exec=False, graceful_stop=True, autostart=True, cow_clone=True, vm=True, networks=True)
     description = "QEMU virtual machines, software emulation (TCG)"
     accel = "tcg"
@@ -106,7 +127,7 @@ class QemuDriver(Driver):
             # --dry-run makes nothing outside staging: the template's disk image may not exist yet
             image = template.path / "disk.ext4"
         else:
-            image = disk_image(self.home, template)
+            image = sdk.disk_image(self.home, template)
         if image.exists():
             with _private_umask():
                 run([img, "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(image), str(staging / "disk.qcow2")], timeout=60)
@@ -126,13 +147,13 @@ class QemuDriver(Driver):
         if method == "template":
             # its own initrd finds the root disk; our initramfs's acpid is not there
             guest = {k: v for k, v in guest.items() if k != "acpi_signal"}
-            append = kernel_append(machine, guest, seed=False, network=guest_cmdline(self.home, machine.spec.nics))
+            append = kernel_append(machine, guest, seed=False, network=sdk.guest_cmdline(self.home, machine.spec.nics))
             return Boot(kernel=Path(machine.data["kernel"]), initrd=Path(machine.data["initrd"]), append=append)
         from creature_qemu.initramfs import cached_initramfs
         from creature_qemu.kernel import cached_vmlinux, installed_kernel
 
         kernel = installed_kernel()
-        append = kernel_append(machine, guest, seed=seed_of(machine) is not None, network=guest_cmdline(self.home, machine.spec.nics))
+        append = kernel_append(machine, guest, seed=seed_of(machine) is not None, network=sdk.guest_cmdline(self.home, machine.spec.nics))
         return Boot(kernel=cached_vmlinux(kernel, build), initrd=cached_initramfs(kernel, build), append=append)
 
     def argv(self, machine: Machine, build: bool = True) -> list[str]:
@@ -140,20 +161,20 @@ class QemuDriver(Driver):
         qemu = which(QEMU)
         if qemu is None:
             raise CreatureError(f"{QEMU} not found (install the Debian package qemu-system-x86)")
-        return qemu_argv(qemu, machine, self.accel, self.boot(machine, build), seed_of(machine), machine_netns(self.home, machine))
+        return qemu_argv(qemu, machine, self.accel, self.boot(machine, build), seed_of(machine), sdk.machine_netns(self.home, machine))
 
     def plan(self, machine: Machine, action: str) -> list[list[str]]:
         paths = Paths(machine.dir)
         monitor = [sys.executable, "-m", "creature_qemu.qmp", str(paths.qmp)]
         if action == "start":
-            return [*taps_plan(self.home, machine, "create"), self.argv(machine, build=False)]
+            return [*sdk.taps_plan(self.home, machine, "create"), self.argv(machine, build=False)]
         if action == "stop":
             # quit only after the timeout; the taps go once QEMU has exited
-            return [[*monitor, "system_powerdown"], [*monitor, "quit"], *taps_plan(self.home, machine, "remove")]
+            return [[*monitor, "system_powerdown"], [*monitor, "quit"], *sdk.taps_plan(self.home, machine, "remove")]
         if action == "kill":
             record = self._record(machine)
             kill = [["kill", "-KILL", str(record.pid)]] if record is not None and record.alive() else []
-            return [*kill, *taps_plan(self.home, machine, "remove")]
+            return [*kill, *sdk.taps_plan(self.home, machine, "remove")]
         if action == "destroy":
             return []
         raise CreatureError(f"the {self.name} driver has no plan for {action!r}")
@@ -175,25 +196,28 @@ class QemuDriver(Driver):
             stale.unlink(missing_ok=True)
         # QEMU daemonizes with umask 027 and keeps an existing file's mode: make the log owner-only first
         write_private(paths.console_log, "")
-        create_taps(self.home, machine)
-        try:
-            with _private_umask():
-                run(argv, timeout=120)
-        except BaseException:
-            remove_taps(self.home, machine)  # QEMU did not start: nothing holds them
-            raise
+        # the taps are plugged already (plug_nics); the core unplugs them if this raises
+        with _private_umask():
+            run(argv, timeout=120)
         record = None
         try:
             record = ProcessRecord.of(int(paths.pidfile.read_text().strip()))
         except (OSError, ValueError):
             pass
         if record is None:
-            remove_taps(self.home, machine)
             raise CreatureError(f"{QEMU} returned but machine {machine.name!r} is not running (see {paths.console_log})")
         write_private(paths.record, json.dumps({"qemu": record.to_dict()}))
         for sock in (paths.qmp, paths.console):
             if sock.exists():
                 os.chmod(sock, 0o600)
+
+    def plug_nics(self, machine: Machine) -> None:
+        """A tap per NIC on its network's bridge, which QEMU opens by name (ifname=)."""
+        sdk.create_taps(self.home, machine)
+
+    def unplug_nics(self, machine: Machine) -> None:
+        """Delete the taps: persistent devices outlive the QEMU that opened them."""
+        sdk.remove_taps(self.home, machine)
 
     def _wait_gone(self, record: ProcessRecord | None, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -204,11 +228,10 @@ class QemuDriver(Driver):
         return True
 
     def _forget(self, machine: Machine) -> None:
-        """After QEMU is gone: its run files, and its taps (persistent devices outlive the process that opened them)."""
+        """After QEMU is gone: its run files (the core unplugs its taps)."""
         paths = Paths(machine.dir)
         for path in (paths.record, paths.pidfile, paths.qmp, paths.console):
             path.unlink(missing_ok=True)
-        remove_taps(self.home, machine)
 
     def _power_button(self, record: ProcessRecord | None, sock: Path, timeout: float) -> bool:
         """Press the ACPI power button until QEMU exits or timeout passes; True if it exited."""
@@ -252,7 +275,7 @@ class QemuDriver(Driver):
     def destroy(self, machine: Machine) -> None:
         # a QEMU that crashed or was killed from outside leaves its taps: the machine's end removes them
         if self.state(machine) not in (State.RUNNING, State.PAUSED):
-            remove_taps(self.home, machine)
+            self.unplug_nics(machine)
 
     def console(self, machine: Machine) -> int:
         from creature_qemu.console import attach

@@ -6,9 +6,8 @@ import hashlib
 import stat
 from pathlib import Path
 
-from creature.guest_initramfs import ACPI_HANDOVER, ACPI_WORD, base_entries, host_busybox, init_script, module_order
-from creature.guest_initramfs import archive as cpio
-from creature.home import write_atomic
+from creature.sdk import ACPI_HANDOVER, ACPI_WORD, base_entries, host_busybox, init_script, module_order, write_atomic
+from creature.sdk import cpio_archive as cpio
 
 from creature_qemu.kernel import HostKernel, cache_dir
 
@@ -16,7 +15,7 @@ from creature_qemu.kernel import HostKernel, cache_dir
 BASE_MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "ext4", "virtio_net", "button", "evdev", "pvpanic_mmio")
 CDROM_MODULES = ("ahci", "sr_mod", "isofs")
 
-# QEMU's part of the shared /init (creature.guest_initramfs): load the disk, NIC and ext4 modules (cdrom ones on
+# QEMU's part of the shared /init (creature.builtin.guest.initramfs): load the disk, NIC and ext4 modules (cdrom ones on
 # request), and the shared ACPI power button fragment for inits that ignore the button.
 _PRELUDE = """\
 load() { for m in $(cat "/lib/modules/$1.order"); do insmod "/lib/modules/$m" || echo "creature-initramfs: cannot load $m"; done; }

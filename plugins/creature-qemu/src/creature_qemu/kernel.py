@@ -6,9 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from creature.errors import CreatureError
-from creature.home import shared_cache
-from creature.kernel_image import vmlinux_file
+from creature.sdk import CreatureError, shared_cache, vmlinux_file
 
 BOOT = Path("/boot")
 MODULES = Path("/lib/modules")

@@ -7,11 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from creature.drivers import Check
-from creature.errors import CreatureError
-from creature.home import write_private
-from creature.host import HostFacts
-from creature.procs import run
+from creature.sdk import Check, CreatureError, HostFacts, run, write_private
 
 from creature_qemu.kernel import qemu_cache
 

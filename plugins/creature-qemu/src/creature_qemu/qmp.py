@@ -10,7 +10,7 @@ import socket
 import sys
 from pathlib import Path
 
-from creature.errors import CreatureError
+from creature.sdk import CreatureError
 
 
 class QmpError(CreatureError):

@@ -1,6 +1,6 @@
 """QEMU machine states for `creature list`: the QEMU process recorded at start, then QMP query-status.
 
-Imports neither pydantic nor the driver module (see creature.drivers.DriverRegistry.register).
+Imports neither pydantic nor the driver module (see creature.registry.DriverRegistry.register).
 """
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import os
 
-from creature.procs import ProcessRecord
-from creature.state import State
+from creature.sdk import ProcessRecord, State
 
 from creature_qemu.paths import Paths
 

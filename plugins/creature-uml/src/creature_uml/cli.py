@@ -6,7 +6,7 @@ import click
 
 
 def _home(ctx: click.Context):
-    from creature.home import Home
+    from creature.sdk import Home
 
     return Home((ctx.find_root().obj or {}).get("home"))
 
@@ -22,7 +22,7 @@ def uml():
 @click.pass_context
 def kernels_command(ctx, fmt, fresh):
     """Every candidate kernel, best first, with its verdict on this host (a real boot, cached) and which one is used."""
-    from creature.output import emit
+    from creature.sdk import emit
 
     from creature_uml import kernels
 
@@ -51,8 +51,7 @@ def fetch_kernel(suite, mirror, if_missing):
     """Fetch Debian's newer user-mode-linux (with its libc) into the shared cache, keyed by version, and boot it once."""
     import re
 
-    from creature.errors import InputError
-    from creature.output import status
+    from creature.sdk import InputError, status
 
     from creature_uml.fetch import fetch
     from creature_uml.kernels import verdict

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from creature.errors import CreatureError
-from creature.model import Machine
-from creature.network import tap_name
-from creature.procs import which
+from creature.sdk import CreatureError, Machine, tap_name, which
 
 UNIX_PATH_MAX = 108
 MODULES_WORD = "creature.modules=/dev/ubdb"  # the second disk, ubd1r= (creature_uml.modules)
@@ -82,8 +79,8 @@ def boot_argv(machine: Machine, kernel: Path, tmpdir: str, prefix: list[str] = (
               initrd: Path | None = None, modules: Path | None = None) -> list[str]:
     """kernel (a linux.uml) booting the machine's copy-on-write disk, with TMPDIR set to a folder that allows exec mappings.
 
-    prefix (creature.network.machine_netns) runs it in its NICs' bridge namespace, where their taps are;
-    network: the guest's NIC configuration words (creature.network.guest_cmdline); initrd: creature's
+    prefix (creature.builtin.networks.networks.machine_netns) runs it in its NICs' bridge namespace, where their taps are;
+    network: the guest's NIC configuration words (creature.builtin.networks.networks.guest_cmdline); initrd: creature's
     initramfs (creature_uml.initramfs), which writes those words and the hostname into the guest's disk;
     modules: the image of the kernel's modules (creature_uml.modules), which the initramfs mounts read-only.
     hostfs= names a folder that does not exist: without it a guest's root could mount any host file with

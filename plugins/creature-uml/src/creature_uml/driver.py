@@ -9,16 +9,28 @@ import sys
 import time
 from pathlib import Path
 
-from creature import netns
-from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
-from creature.errors import CreatureError, InputError
-from creature.guest_initramfs import HANDOVER
-from creature.home import write_private
-from creature.host import HostFacts
-from creature.model import Machine, State, Template
-from creature.network import create_taps, guest_cmdline, machine_netns, remove_taps, taps_plan
-from creature.procs import ProcessRecord, run, which
-from creature.templates import disk_image, remove_tree
+from creature import sdk
+from creature.sdk import (
+    HANDOVER,
+    Capabilities,
+    Check,
+    CreatureError,
+    Driver,
+    HostFacts,
+    InputError,
+    Machine,
+    MachineData,
+    Probe,
+    ProcessRecord,
+    State,
+    StopResult,
+    Template,
+    netns_argv,
+    remove_tree,
+    run,
+    which,
+    write_private,
+)
 
 from creature_uml import command, kernels, states
 from creature_uml.tmpdir import exec_tmpdir
@@ -54,12 +66,21 @@ def _group_members(pgid: int, record: ProcessRecord) -> list[int]:
     return found
 
 
+class UmlData(MachineData, total=False):
+    """UML machines: the template image under the COW file, the guest's init, whether it boots through the initramfs."""
+
+    image: str
+    init: str
+    initramfs: bool
+
+
 class UmlDriver(Driver):
     """User Mode Linux: the guest kernel is an ordinary host process, its disk a UML COW file over the template image."""
 
     name = "uml"
     priority = 30
     mac_prefix = "fe:fd:00"  # UML's own locally administered prefix
+    data_model = UmlData
     capabilities = Capabilities(console=True, exec=False, cow_clone=True, graceful_stop=True, autostart=True, vm=True, networks=True)
     description = "User Mode Linux (linux.uml: a fetched newer kernel, or the Debian package user-mode-linux)"
 
@@ -114,17 +135,8 @@ class UmlDriver(Driver):
         return kernel, judged.release
 
     def details(self, machine: Machine) -> dict[str, str]:
-        """The UML kernel: the one the running machine booted, else the one its next start would use."""
-        booted = states.run_kernel(machine)
-        if booted and self.state(machine) == State.RUNNING:
-            return {"kernel": booted}
-        try:
-            kernel, judged, _ = self._kernel()
-        except CreatureError as exc:
-            return {"kernel": f"none: {exc}"}
-        if kernel is None or not judged.ok:
-            return {"kernel": "none works here (see `creature host check`)"}
-        return {"kernel": f"{kernel.path} (UML {judged.release}; {kernel.origin}); used at the next start"}
+        """The UML kernel a machine booted or will boot (creature_uml.states.details, which `show` also calls alone)."""
+        return states.details(machine, self.home.root)
 
     def create(self, machine: Machine, template: Template, staging: Path) -> dict:
         command.check_socket_path(machine)
@@ -136,7 +148,7 @@ class UmlDriver(Driver):
             # the template's image is made on first use, outside staging: a dry run names it and makes nothing
             data["image"] = str(template.path / "disk.ext4")
         else:
-            image = disk_image(self.home, template)
+            image = sdk.disk_image(self.home, template)
             cow = staging / command.cow_file(machine).name
             # the COW header names the backing image; the COW file's own path may change (staging is renamed)
             run([command.tool("uml_mkcow", "uml-utilities"), str(cow), str(image)], timeout=60)
@@ -159,8 +171,16 @@ class UmlDriver(Driver):
 
             initrd = cached_initramfs(build)
             modules = modules_image(kernel, release) if build else image_path(kernel, release)
-        return command.boot_argv(machine, kernel.path, tmpdir, machine_netns(self.home, machine),
-                                 guest_cmdline(self.home, machine.spec.nics), initrd, modules)
+        return command.boot_argv(machine, kernel.path, tmpdir, sdk.machine_netns(self.home, machine),
+                                 sdk.guest_cmdline(self.home, machine.spec.nics), initrd, modules)
+
+    def plug_nics(self, machine: Machine) -> None:
+        """A tap per NIC on its network's bridge, which UML opens by name (vec{i}:transport=tap,ifname=)."""
+        sdk.create_taps(self.home, machine)
+
+    def unplug_nics(self, machine: Machine) -> None:
+        """Delete the taps: persistent devices outlive the UML that opened them."""
+        sdk.remove_taps(self.home, machine)
 
     # liveness: UML's main process, pinned by pid, start time and command line; its helpers share its group
     def _run_info(self, machine: Machine) -> tuple[ProcessRecord | None, int | None]:
@@ -171,7 +191,7 @@ class UmlDriver(Driver):
         record, _ = self._run_info(machine)
         # uml_mconsole takes UML's reply on an abstract unix socket, and those exist per network namespace: from
         # any other (creature outside its bridge's namespace) the request arrives but the reply never does
-        prefix = netns.enter_argv(record.pid) if record is not None and record.alive() else []
+        prefix = netns_argv(record.pid) if record is not None and record.alive() else []
         return [*prefix, *command.mconsole_argv(machine, *request)]
 
     def state(self, machine: Machine) -> State:
@@ -200,7 +220,6 @@ class UmlDriver(Driver):
         kernel, release = self._boot_kernel()
         self._reap(machine)
         argv = self._boot_argv(machine, kernel, release, tmpdir, build=True)
-        create_taps(self.home, machine)
         try:
             self._launch(machine, argv, f"{kernel.path} (UML {release}; {kernel.origin})")
         except BaseException:
@@ -279,8 +298,6 @@ class UmlDriver(Driver):
                     alive, members = self._leftovers(machine)
                     raise CreatureError(f"UML processes of {machine.name!r} survived SIGKILL: {[record.pid] if alive else []}{members}")
         (machine.dir / "run.json").unlink(missing_ok=True)
-        # persistent taps outlive the UML that opened them
-        remove_taps(self.home, machine)
 
     def _log_size(self, machine: Machine) -> int:
         try:
@@ -340,6 +357,7 @@ class UmlDriver(Driver):
 
     def destroy(self, machine: Machine) -> None:
         self._reap(machine)
+        self.unplug_nics(machine)  # a UML that died on its own left its taps
 
     def plan(self, machine: Machine, action: str) -> list[list[str]]:
         """start: the taps, linux.uml; stop: mconsole cad, then (only after the timeout) the group kill; kill: the group
@@ -353,7 +371,7 @@ class UmlDriver(Driver):
             if kernel is None:
                 kernel, judged = tried[0] if tried else (kernels.Kernel(Path("linux.uml"), "PATH"), None)
             argv = self._boot_argv(machine, kernel, judged.release if judged else "", tmpdir, build=False)
-            return [*taps_plan(self.home, machine, "create"), argv]
+            return [*sdk.taps_plan(self.home, machine, "create"), argv]
         if action == "destroy":
             return []
         if action not in ("stop", "kill"):
@@ -362,7 +380,7 @@ class UmlDriver(Driver):
         if record is None or pgid is None or not record.alive():
             return []
         kill = command.kill_argv(pgid)
-        unplug = taps_plan(self.home, machine, "remove")
+        unplug = sdk.taps_plan(self.home, machine, "remove")
         return [self._mconsole_argv(machine, "cad"), kill, *unplug] if action == "stop" else [kill, *unplug]
 
     def console_device(self, machine: Machine, timeout: float = BOOT_TIMEOUT) -> str:

@@ -16,10 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from creature.debootstrap import host_mirror
-from creature.errors import CreatureError, InputError
-from creature.home import file_lock, write_private
-from creature.procs import run, which
+from creature.sdk import CreatureError, InputError, file_lock, host_mirror, run, which, write_private
 
 from creature_uml.kernels import Kernel, fetched_kernels, fetched_root, verdict
 

@@ -1,4 +1,4 @@
-"""The initramfs UML boots non-busybox guests with: creature.guest_initramfs's /init plus the kernel's modules.
+"""The initramfs UML boots non-busybox guests with: creature.builtin.guest.initramfs's /init plus the kernel's modules.
 
 UML's disk (ubd) and ext4 are built into linux.uml, so unlike QEMU's there are no modules to load before
 the root is mounted. The guest's own /lib/modules belongs to some other kernel: when the command line
@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from creature.guest_initramfs import archive, base_entries, host_busybox, init_script
-from creature.home import shared_cache, write_atomic
+from creature.sdk import base_entries, host_busybox, init_script, shared_cache, write_atomic
+from creature.sdk import cpio_archive as archive
 
 MODULES_WORD = """\
     creature.modules=*) modules="${word#creature.modules=}";;

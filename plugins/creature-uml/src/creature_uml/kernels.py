@@ -20,10 +20,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from creature.errors import CreatureError, InputError
-from creature.guest_initramfs import archive, host_busybox
-from creature.home import Home, shared_cache, write_atomic
-from creature.procs import which
+from creature.sdk import CreatureError, Home, InputError, host_busybox, shared_cache, which, write_atomic
+from creature.sdk import cpio_archive as archive
 
 from creature_uml.tmpdir import exec_tmpdir
 
@@ -135,7 +133,7 @@ def candidates(home: Home) -> tuple[list[Kernel], bool]:
 
 
 def _host_key() -> list:
-    from creature.host import HostFacts
+    from creature.sdk import HostFacts
 
     facts = HostFacts()
     return [facts.kernel_release, sorted(facts.cpu_flags)]
@@ -222,7 +220,7 @@ def _boot(kernel: Kernel) -> tuple[Verdict, bool]:
         return Verdict(True, release, f"{where} ran a user process here ({seconds:.1f} s boot)", seconds), True
     tail = " | ".join(line.strip() for line in text.splitlines()[-4:] if line.strip())
     if XSAVE_PANIC in text:
-        from creature.host import HostFacts
+        from creature.sdk import HostFacts
 
         amx = sorted(f for f in HostFacts().cpu_flags if f.startswith("amx"))
         cpu = f"this CPU's (it has AMX: {', '.join(amx)})" if amx else "this CPU's"

@@ -13,10 +13,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from creature.errors import CreatureError
-from creature.home import file_lock
-from creature.procs import run, which
-from creature.templates import tree_size
+from creature.sdk import CreatureError, file_lock, run, tree_size, which
 
 from creature_uml.kernels import Kernel, uml_cache
 

@@ -6,15 +6,23 @@ import json
 from pathlib import Path
 from subprocess import CompletedProcess
 
-from creature.drivers import Capabilities, Probe
-from creature.errors import CreatureError
-from creature.home import write_private
-from creature.host import HostFacts
-from creature.macs import derived_mac
-from creature.model import Machine, State, Template
-from creature.planned import PlannedDriver, path_check, tool_check
-from creature.procs import run
-from creature.templates import disk_image
+from creature.sdk import (
+    Capabilities,
+    CreatureError,
+    HostFacts,
+    Machine,
+    MachineData,
+    PlannedDriver,
+    Probe,
+    State,
+    Template,
+    derived_mac,
+    disk_image,
+    path_check,
+    run,
+    tool_check,
+    write_private,
+)
 
 from creature_vbox.vboxmanage import VboxMachine, VboxNic, define_plan, parse_list, parse_machinereadable, state_of
 
@@ -25,12 +33,20 @@ DEFAULT_BRIDGE = "eth0"
 UP = (State.RUNNING, State.PAUSED)
 
 
+class VboxData(MachineData, total=False):
+    """VirtualBox VMs: the raw disk behind the VMDK and the NICs' MACs."""
+
+    raw_disk: str
+    macs: list
+
+
 class VboxDriver(PlannedDriver):
     """VirtualBox VMs through VBoxManage, registered on their first start and run headless."""
 
     name = "vbox"
     priority = 20
     mac_prefix = "08:00:27"
+    data_model = VboxData
     capabilities = Capabilities(graceful_stop=True, autostart=True, vm=True)
     description = "VirtualBox VMs (VBoxManage, headless)"
     # acpipowerbutton only asks the guest and returns: stop then polls the state, bounded by the caller's timeout

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from creature.model import State
+from creature.sdk import State
 
 CONTROLLER = "SATA"
 # VBoxManage list vms / runningvms print one `"name" {uuid}` per line

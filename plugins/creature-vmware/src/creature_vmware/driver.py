@@ -5,15 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from subprocess import CompletedProcess
 
-from creature.drivers import Capabilities, Probe
-from creature.errors import InputError
-from creature.home import write_private
-from creature.host import HostFacts
-from creature.macs import derived_mac
-from creature.model import Machine, State, Template
-from creature.planned import PlannedDriver, path_check, tool_check
-from creature.procs import run
-from creature.templates import disk_image
+from creature.sdk import (
+    Capabilities,
+    HostFacts,
+    InputError,
+    Machine,
+    MachineData,
+    PlannedDriver,
+    Probe,
+    State,
+    Template,
+    derived_mac,
+    disk_image,
+    path_check,
+    run,
+    tool_check,
+    write_private,
+)
 
 from creature_vmware.vmrun import parse_vmrun_list
 from creature_vmware.vmx import flat_vmdk, machine_settings, write_vmx
@@ -31,6 +39,13 @@ def check_static_mac(mac: str) -> str:
     return mac
 
 
+class VmwareData(MachineData, total=False):
+    """VMware VMs: the template image copied and the NICs' MACs."""
+
+    base_image: str
+    macs: list
+
+
 class VmwareDriver(PlannedDriver):
     """VMware Workstation VMs through vmrun, defined by a generated .vmx."""
 
@@ -38,6 +53,7 @@ class VmwareDriver(PlannedDriver):
     priority = 20
     mac_prefix = "00:50:56"
     mac_max4 = 0x3F
+    data_model = VmwareData
     capabilities = Capabilities(graceful_stop=True, autostart=True, vm=True)
     description = "VMware Workstation VMs (vmrun, .vmx)"
     timeouts = {"start": 180, "kill": 120}

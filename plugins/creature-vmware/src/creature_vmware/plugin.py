@@ -1,6 +1,6 @@
 """Entry-point module of creature-vmware: hook implementations only (drivers are registered by name and imported when used)."""
 
-from creature.hookspecs import hookimpl
+from creature.sdk import hookimpl
 
 
 @hookimpl

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from creature.drivers import Capabilities, Probe
-from creature.guest import adjust
-from creature.host import HostFacts
-from creature.model import Machine, State, Template
-from creature.planned import PlannedDriver, links_to, path_check, stable_id, tool_check
-from creature.procs import run
+from creature.sdk import (
+    Capabilities,
+    HostFacts,
+    Machine,
+    MachineData,
+    PlannedDriver,
+    Probe,
+    State,
+    Template,
+    links_to,
+    path_check,
+    run,
+    stable_id,
+    tool_check,
+)
+from creature.sdk import adjust_guest as adjust
 
 from creature_vserver.layout import Interface, parse_vserver_stat, state_of, write_layout
 
@@ -22,14 +32,20 @@ def xid_of(name: str) -> int:
     return stable_id(name, 2, 49151)
 
 
+class VserverData(MachineData, total=False):
+    """VServer guests: the context ID."""
+
+    xid: int
+
+
 class VserverDriver(PlannedDriver):
     """Linux-VServer guests through util-vserver's `vserver` command (a VServer-patched kernel is required)."""
 
     name = "vserver"
     priority = 10
     # guests share the host's network stack: addresses, no virtual NICs and no MACs
-    uses_macs = False
-    capabilities = Capabilities(graceful_stop=True, autostart=True)
+    data_model = VserverData
+    capabilities = Capabilities(graceful_stop=True, autostart=True, uses_macs=False)
     description = "Linux-VServer guests (util-vserver)"
     timeouts = {"start": 300, "kill": 60}
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from creature.model import State
+from creature.sdk import State
 
 PAGE_KIB = 4
 

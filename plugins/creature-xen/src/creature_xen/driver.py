@@ -8,15 +8,28 @@ import subprocess
 import time
 from pathlib import Path
 
-from creature.drivers import Capabilities, Check, Driver, Probe, StopResult
-from creature.errors import CommandFailed, CreatureError
-from creature.home import shared_cache, write_private
-from creature.host import HostFacts
-from creature.kernel_image import is_bzimage, vmlinux_file
-from creature.macs import derived_mac
-from creature.model import Machine, State, Template
-from creature.procs import run, which
-from creature.templates import disk_image
+from creature.sdk import (
+    Capabilities,
+    Check,
+    CommandFailed,
+    CreatureError,
+    Driver,
+    HostFacts,
+    Machine,
+    MachineData,
+    Probe,
+    State,
+    StopResult,
+    Template,
+    derived_mac,
+    disk_image,
+    is_bzimage,
+    run,
+    shared_cache,
+    vmlinux_file,
+    which,
+    write_private,
+)
 
 from creature_xen.xl_output import parse_list_long, parse_list_states, state_of
 from creature_xen.xlcfg import XlDomain, XlVif, render
@@ -64,12 +77,23 @@ def pv_kernel(kernel: Path) -> Path:
     return vmlinux_file(kernel, shared_cache() / "xen" / f"vmlinux-{kernel.name.removeprefix('vmlinuz-')}-{key}")
 
 
+class XenData(MachineData, total=False):
+    """Xen domains: the disk's source image, the vifs' MACs, the PV kernel and ramdisk used and where the kernel came from."""
+
+    base_image: str
+    macs: list
+    kernel: str
+    kernel_source: str
+    ramdisk: str
+
+
 class XenDriver(Driver):
     """Xen PV guests through the xl toolstack, from a dom0."""
 
     name = "xen"
     priority = 40
     mac_prefix = "00:16:3e"
+    data_model = XenData
     capabilities = Capabilities(console=True, graceful_stop=True, autostart=True, vm=True)
     description = "Xen PV guests (xl toolstack, run from dom0)"
 

@@ -1,6 +1,6 @@
 """Entry-point module of creature-xen: hook implementations only (drivers are registered by name and imported when used)."""
 
-from creature.hookspecs import hookimpl
+from creature.sdk import hookimpl
 
 
 @hookimpl

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from creature.errors import CreatureError
-from creature.model import State
+from creature.sdk import CreatureError, State
 
 
 @dataclass(frozen=True)

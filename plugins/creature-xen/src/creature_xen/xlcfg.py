@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from creature.errors import InputError
+from creature.sdk import InputError
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Autostart, host up and host down, the boot service; plugin.py is the plugin."""

@@ -1,0 +1,1 @@
+"""The built-in template methods (busybox, debootstrap, tarball); plugin.py registers them."""

@@ -1,0 +1,1 @@
+"""The machine, template and host commands; plugin.py adds them."""

@@ -1,0 +1,1 @@
+"""Other hosts reached with --host and list --all-hosts; plugin.py is the plugin."""

@@ -1,0 +1,70 @@
+"""The one module creature plugins import: drivers, bootstrap methods, hooks, records and the helpers they share.
+
+Every name is imported from where it lives only when a plugin first uses it, so `from creature.sdk
+import hookimpl` in a plugin's entry-point module costs nothing more than that. A test keeps plugins
+from importing any other creature module (tests may also use creature.testing).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_NAMES = {
+    # hooks
+    "hookimpl": "creature.hookspecs",
+    # drivers
+    "Driver": "creature.drivers", "Capabilities": "creature.drivers", "Check": "creature.drivers",
+    "Probe": "creature.drivers", "StopResult": "creature.drivers", "require": "creature.drivers",
+    "PlannedDriver": "creature.builtin.support.planned", "tool": "creature.builtin.support.planned", "tool_check": "creature.builtin.support.planned",
+    "path_check": "creature.builtin.support.planned", "stable_id": "creature.builtin.support.planned", "links_to": "creature.builtin.support.planned",
+    # errors
+    "CreatureError": "creature.errors", "InputError": "creature.errors", "NotFound": "creature.errors",
+    "CommandFailed": "creature.errors", "one_line": "creature.model",
+    # records (what the inventory holds) and states
+    "Machine": "creature.records", "MachineSpec": "creature.records", "Nic": "creature.records",
+    "Template": "creature.records", "TemplateMeta": "creature.records", "Network": "creature.records",
+    "Address": "creature.records", "MachineData": "creature.records", "State": "creature.state",
+    # the host, processes, files
+    "HostFacts": "creature.host", "run": "creature.procs", "which": "creature.procs", "ProcessRecord": "creature.procs",
+    "Home": "creature.home", "write_private": "creature.home", "write_atomic": "creature.home",
+    "shared_cache": "creature.home", "file_lock": "creature.home",
+    "netns_argv": "creature.builtin.networks.netns", "netns_of": "creature.builtin.networks.netns", "derived_mac": "creature.builtin.networks.macs",
+    "emit": "creature.output", "status": "creature.output", "known_tools": "creature.builtin.support.facts",
+    "remembered": "creature.builtin.support.facts",
+    # templates and bootstrap methods
+    "Bootstrapper": "creature.templates", "disk_image": "creature.builtin.support.images", "remove_tree": "creature.templates",
+    "tree_size": "creature.templates", "boot_files": "creature.builtin.support.images",
+    "host_mirror": "creature.builtin.bootstrap.debootstrap",
+    # guests: configuration of a container's rootfs, initramfs for kernel-booted VMs, kernel images, NoCloud
+    "adjust_guest": "creature.builtin.guest.adjust", "Access": "creature.builtin.guest.adjust",
+    "init_script": "creature.builtin.guest.initramfs", "base_entries": "creature.builtin.guest.initramfs",
+    "cpio_archive": "creature.builtin.guest.initramfs", "host_busybox": "creature.builtin.guest.initramfs",
+    "HANDOVER": "creature.builtin.guest.initramfs", "ACPI_WORD": "creature.builtin.guest.initramfs",
+    "ACPI_HANDOVER": "creature.builtin.guest.initramfs", "module_order": "creature.builtin.guest.initramfs",
+    "vmlinux_file": "creature.builtin.guest.kernel_image", "is_bzimage": "creature.builtin.guest.kernel_image",
+    # NICs on creature networks
+    "tap_name": "creature.builtin.networks.vmnics", "create_taps": "creature.builtin.networks.vmnics",
+    "remove_taps": "creature.builtin.networks.vmnics", "taps_plan": "creature.builtin.networks.vmnics",
+    "guest_cmdline": "creature.builtin.networks.vmnics", "machine_netns": "creature.builtin.networks.vmnics",
+    "bridge_for": "creature.builtin.networks.vmnics", "guest_nics": "creature.builtin.networks.vmnics",
+    # other hosts
+    "host_uri": "creature.builtin.remote.hosts", "HostAccess": "creature.builtin.remote.hosts",
+}
+# where a name differs from the name in its module
+_ALIASES = {"known_tools": "tools", "adjust_guest": "adjust", "cpio_archive": "archive", "netns_argv": "enter_argv", "netns_of": "of_pid"}
+
+
+def __getattr__(name: str):
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"creature.sdk has no {name!r}")
+    value = getattr(importlib.import_module(module), _ALIASES.get(name, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(_NAMES)
+
+
+__all__ = sorted(_NAMES)
