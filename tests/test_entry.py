@@ -59,3 +59,21 @@ def test_bad_input_fails_the_same_way(two_machines, argv):
 def test_other_forms_go_to_the_full_command_line(creature_home, argv):
     fast, full = run(creature_home, "creature.entry", *argv), run(creature_home, "creature.cli", *argv)
     assert fast == full and fast[3], (fast, full)
+
+
+def test_plain_start_does_what_the_full_command_line_does_without_click(two_machines):
+    api, home = two_machines, two_machines.home.root
+    code, out, err, click_used = run(home, "creature.entry", "start", "down")
+    assert (code, out, err) == (0, "", "") and not click_used
+    assert api.state("down").value == "running"
+    api.kill("down")
+    # errors: the same line and code both ways, and nothing started
+    for argv in (["start", "nosuch"], ["start", "up"], ["start", "down", "nosuch"]):
+        fast, full = run(home, "creature.entry", *argv), run(home, "creature.cli", *argv)
+        assert fast[:3] == full[:3] and fast[0] in (1, 2) and not fast[3], (argv, fast, full)
+    assert api.state("down").value == "stopped", "an unknown name among them starts none"
+    # several names: each started, in order
+    api.kill("up")
+    assert run(home, "creature.entry", "start", "up", "down")[:3] == (0, "", "")
+    assert {api.state(n).value for n in ("up", "down")} == {"running"}
+    api.kill("down")

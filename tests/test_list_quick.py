@@ -39,7 +39,7 @@ def three_drivers(creature_api):
 
 
 def full_rows(api, **filters):
-    from creature.listing import info_row
+    from creature.builtin.commands.listing import info_row
 
     return [info_row(i) for i in api.list_machines(**filters)]
 
@@ -90,7 +90,7 @@ def test_a_machine_of_a_missing_driver_is_listed_in_full(three_drivers, creature
 
 def test_show_of_a_stopped_machine_is_the_apis_without_the_api(three_drivers, creature_home):
     """`show` answers from the row, the states function and the states module's details (UML: its kernel)."""
-    from creature.listing import quick_info
+    from creature.builtin.commands.listing import quick_info
     from creature.plugins import get_plugins
 
     for name in ("c1", "q1", "u1"):

@@ -1,9 +1,10 @@
-"""The `creature` executable: `list` and `show` in their plain forms answered before click is imported.
+"""The `creature` executable: `list`, `show` and `start` in their plain forms answered before click is imported.
 
-Reading commands are the ones run most often, and importing click costs more than answering them. The
-plain forms (`[--home DIR] list [--driver D] [--state S] [--format F]`, `[--home DIR] show NAME [--format
-F]`) are parsed here and answered by the same functions the click commands call (creature.listing), so the
-output is the same; anything else (help, other options, another host) goes to the full command line.
+They are the commands run most often, and importing click costs more than answering `show` (and a fifth of
+a QEMU boot). The plain forms (`[--home DIR] list [--driver D] [--state S] [--format F]`, `show NAME
+[--format F]`, `start NAME...`) are parsed here and done by the same functions the click commands call
+(creature.builtin.commands: listing, actions), so the effect and output are the same; anything else
+(help, other options, another host) goes to the full command line.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
-FORMATS = {"list": ("table", "json", "csv"), "show": ("table", "json")}
-OPTIONS = {"list": ("--driver", "--state", "--format"), "show": ("--format",)}
+FORMATS = {"list": ("table", "json", "csv"), "show": ("table", "json"), "start": ("table",)}
+OPTIONS = {"list": ("--driver", "--state", "--format"), "show": ("--format",), "start": ()}
 
 
 def _parse(argv: list[str]) -> tuple[str | None, str, list[str], dict[str, str]] | None:
@@ -37,26 +38,37 @@ def _parse(argv: list[str]) -> tuple[str | None, str, list[str], dict[str, str]]
                     return None
                 value = words.pop(0)
             options[name] = value
-        elif word.startswith("-") or args:
+        elif word.startswith("-") or (args and command != "start"):
             return None
         else:
             args.append(word)
-    if len(args) != (1 if command == "show" else 0) or options.get("--format", "table") not in FORMATS[command]:
+    wanted = {"list": (0, 0), "show": (1, 1), "start": (1, 64)}[command]
+    if not wanted[0] <= len(args) <= wanted[1] or options.get("--format", "table") not in FORMATS[command]:
         return None
     return home, command, args, options
 
 
-def _answer(home: str | None, command: str, args: list[str], options: dict[str, str]) -> None:
+def _answer(home: str | None, command: str, args: list[str], options: dict[str, str]) -> int:
     from creature.home import Home
-    from creature.listing import COLUMNS, list_rows, show_data, show_text
-    from creature.output import emit
 
     root = Home(home).root
     fmt = options.get("--format", "table")
     if command == "list":
+        from creature.builtin.commands.listing import COLUMNS, list_rows
+        from creature.output import emit
+
         emit(list_rows(root, driver=options.get("--driver"), state=options.get("--state")), COLUMNS, fmt)
-    else:
+    elif command == "show":
+        from creature.builtin.commands.listing import show_data, show_text
+
         print(show_text(show_data(root, args[0]), fmt))
+    else:
+        from creature.api import Creature
+        from creature.builtin.commands.actions import each, targets
+
+        creature = Creature(root)
+        return each(targets(creature, tuple(args), False, {"stopped", "crashed"}), creature.start)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,14 +79,22 @@ def main(argv: list[str] | None = None) -> None:
         from creature.errors import CreatureError
 
         try:
-            _answer(*plain)
+            code = _answer(*plain)
         except CreatureError as exc:
             print(f"creature: error: {exc}", file=sys.stderr)
             sys.exit(exc.exit_code)
-        except Exception:  # nothing was changed: the full command line says what went wrong, its way
-            plain = None
+        except KeyboardInterrupt:
+            print("creature: error: interrupted", file=sys.stderr)
+            sys.exit(130)
+        except Exception as exc:
+            if plain[1] == "start":  # something may have changed: said in one line, not repeated
+                from creature.errors import error_line
+
+                print(f"creature: error: {error_line(exc)}", file=sys.stderr)
+                sys.exit(1)
+            plain = None  # a read changed nothing: the full command line says what went wrong, its way
         else:
-            sys.exit(0)
+            sys.exit(code)
     from creature.cli import main as full
 
     full(argv)

@@ -320,7 +320,7 @@ class DriverConformance:
 
     def _states_agree(self, api, name: str, expected: str) -> None:
         """The driver's lean states function (if it registers one) says what the driver says, from the bare row."""
-        from creature.listing import Row
+        from creature.builtin.commands.listing import Row
 
         assert api.state(name).value == expected
         function = api.registry.entry(self.driver).states_function()
@@ -344,7 +344,7 @@ class DriverConformance:
         assert callable(getattr(module, "details", None)), f"{module.__name__} has no details(machine, home_root)"
 
     def test_states_function_is_lean(self, creature_api):
-        """A registered states function imports neither pydantic nor the driver's module (creature.listing)."""
+        """A registered states function imports neither pydantic nor the driver's module (creature.builtin.commands.listing)."""
         entry = creature_api.registry.entry(self.driver)
         if entry.states is None:
             pytest.skip(f"driver {self.driver} registers no states function: `creature list` imports the driver")

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
+from creature.builtin.commands.actions import each, targets
+from creature.builtin.commands.listing import COLUMNS as LIST_COLUMNS
 from creature.cli import FORMAT, api
 from creature.errors import CreatureError, InputError
-from creature.listing import COLUMNS as LIST_COLUMNS
 
 
 def nics_from(networks: tuple[str, ...], macs: tuple[str, ...], ips: tuple[str, ...]) -> list[dict] | None:
@@ -54,7 +55,7 @@ def _print_plan(plan: dict) -> None:
             click.echo(shlex.join(argv))
 
 
-def _plan_each(creature, names: list[str], action: str) -> int:
+def _planeach(creature, names: list[str], action: str) -> int:
     import shlex
 
     for n in names:
@@ -146,12 +147,12 @@ def list_(ctx, driver, state, fmt, all_hosts):
         return
     root = ctx.find_root().obj
     if root.get("host") in (None, "local"):
+        from creature.builtin.commands.listing import list_rows
         from creature.home import Home
-        from creature.listing import list_rows
 
         emit(list_rows(Home(root.get("home")).root, driver=driver, state=state), LIST_COLUMNS, fmt)
         return
-    from creature.listing import info_row
+    from creature.builtin.commands.listing import info_row
 
     rows = [info_row(i) | {"node": i.node} for i in api(ctx).list_machines(driver=driver, state=state)]
     columns = _with_node(LIST_COLUMNS, rows)
@@ -172,7 +173,7 @@ def _with_node(columns: list[str], rows: list[dict]) -> list[str]:
 @click.pass_context
 def show(ctx, name, fmt):
     """Everything about one machine."""
-    from creature.listing import show_data, show_text
+    from creature.builtin.commands.listing import show_data, show_text
 
     root = ctx.find_root().obj
     if root.get("host") in (None, "local"):
@@ -181,31 +182,6 @@ def show(ctx, name, fmt):
         click.echo(show_text(show_data(Home(root.get("home")).root, name), fmt))
         return
     click.echo(show_text(api(ctx).info(name).to_dict(), fmt))
-
-
-def _targets(creature, names: tuple[str, ...], all_: bool, want: set[str]) -> list[str]:
-    if names and all_:
-        raise InputError("give machine names or --all, not both")
-    if not names and not all_:
-        raise InputError("name at least one machine, or --all")
-    if all_:
-        return [i.name for i in creature.list_machines() if i.state.value in want]
-    for n in names:
-        creature.machine(n)  # every name must exist before anything is done
-    return list(names)
-
-
-def _each(names: list[str], action) -> int:
-    code = 0
-    for n in names:
-        try:
-            action(n)
-        except CreatureError as exc:
-            if len(names) == 1:
-                raise
-            click.echo(f"creature: error: {exc}", err=True)
-            code = max(code, exc.exit_code)
-    return code
 
 
 @click.command()
@@ -217,8 +193,8 @@ def start(ctx, names, all_, dry_run):
     """Start machines."""
     creature = api(ctx)
     if dry_run:
-        return _plan_each(creature, _targets(creature, names, all_, {"stopped", "crashed"}), "start")
-    return _each(_targets(creature, names, all_, {"stopped", "crashed"}), creature.start)
+        return _planeach(creature, targets(creature, names, all_, {"stopped", "crashed"}), "start")
+    return each(targets(creature, names, all_, {"stopped", "crashed"}), creature.start)
 
 
 def _timeout_option(f):
@@ -236,12 +212,12 @@ def stop(ctx, names, all_, timeout, dry_run):
     """Stop machines gracefully, forcing them after the timeout."""
     creature = api(ctx)
     if dry_run:
-        return _plan_each(creature, _targets(creature, names, all_, {"running", "paused"}), "stop")
+        return _planeach(creature, targets(creature, names, all_, {"running", "paused"}), "stop")
 
     def one(n):
         if creature.stop(n, timeout).forced:
             click.echo(f"machine {n} did not shut down within {timeout:g} s and was forced off", err=True)
-    return _each(_targets(creature, names, all_, {"running", "paused"}), one)
+    return each(targets(creature, names, all_, {"running", "paused"}), one)
 
 
 @click.command()
@@ -252,7 +228,7 @@ def stop(ctx, names, all_, timeout, dry_run):
 def restart(ctx, names, all_, timeout):
     """Stop then start machines."""
     creature = api(ctx)
-    return _each(_targets(creature, names, all_, {"running", "paused"}), lambda n: creature.restart(n, timeout))
+    return each(targets(creature, names, all_, {"running", "paused"}), lambda n: creature.restart(n, timeout))
 
 
 @click.command()
@@ -264,8 +240,8 @@ def kill(ctx, names, all_, dry_run):
     """End machines at once."""
     creature = api(ctx)
     if dry_run:
-        return _plan_each(creature, _targets(creature, names, all_, {"running", "paused"}), "kill")
-    return _each(_targets(creature, names, all_, {"running", "paused"}), creature.kill)
+        return _planeach(creature, targets(creature, names, all_, {"running", "paused"}), "kill")
+    return each(targets(creature, names, all_, {"running", "paused"}), creature.kill)
 
 
 @click.command()
@@ -276,10 +252,10 @@ def kill(ctx, names, all_, dry_run):
 def destroy(ctx, names, force, dry_run):
     """Remove machines and their files (no --all: name each one)."""
     creature = api(ctx)
-    names = _targets(creature, tuple(dict.fromkeys(names)), False, set())  # a mistyped name destroys nothing
+    names = targets(creature, tuple(dict.fromkeys(names)), False, set())  # a mistyped name destroys nothing
     if dry_run:
-        return _plan_each(creature, names, "destroy")
-    return _each(names, lambda n: creature.destroy(n, force=force))
+        return _planeach(creature, names, "destroy")
+    return each(names, lambda n: creature.destroy(n, force=force))
 
 
 @click.command("exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
