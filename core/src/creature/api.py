@@ -373,14 +373,14 @@ class Creature:
         return host_down(self, timeout=timeout, progress=progress)
 
     def plan_create(self, spec: MachineSpec | dict) -> dict:
-        """What create would write and run (creature.builtin.support.dryrun); the home is not touched."""
-        from creature.builtin.support.dryrun import plan_create
+        """What create would write and run (creature.dryrun); the home is not touched."""
+        from creature.dryrun import plan_create
 
         return plan_create(self, spec)
 
     def plan(self, name: str, action: str) -> list[list[str]]:
-        """The commands `action` would run on machine name, without running them (creature.builtin.support.dryrun)."""
-        from creature.builtin.support.dryrun import plan
+        """The commands `action` would run on machine name, without running them (creature.dryrun)."""
+        from creature.dryrun import plan
 
         return plan(self, name, action)
 

@@ -265,7 +265,9 @@ def test_failed_jobs_are_one_line_naming_job_and_opcode(cluster_home, lab_cli, f
 
 def test_probe_names_what_is_missing(cluster_home, fake_cli, ganeti_lab):
     def ganeti_checks(cli) -> dict:
-        rows = cli.ok("host", "check", "--format", "json").json()["drivers"]["ganeti"]
+        drivers = cli.ok("host", "check", "--format", "json").json()["drivers"]
+        assert "lxc" not in drivers, "on another host only the drivers that reach it are asked"
+        rows = drivers["ganeti"]
         return {c["name"]: c for c in rows["checks"]} | {"usable": rows["usable"]}
 
     checks = ganeti_checks(fake_cli)
