@@ -12,9 +12,9 @@ STAMP := $(VENV)/.installed
 WHEELS := /var/cache/creature/wheels
 PIP = $(VENV)/bin/pip --retries 2 --timeout 20
 # Drivers that must run on these machines: their conformance tests fail instead of skipping.
-REQUIRE_DRIVERS ?= lxc,qemu,uml,libvirt-qemu,libvirt-lxc
+REQUIRE_DRIVERS ?= lxc,qemu,uml,libvirt-qemu,libvirt-lxc,ganeti
 
-.PHONY: install apt apt-peers uml-kernel demo test bench bench-peers lint test-xen
+.PHONY: install apt apt-peers uml-kernel demo test bench bench-peers lint test-xen test-ganeti
 
 install: apt $(STAMP) uml-kernel
 
@@ -68,3 +68,9 @@ lint: install
 # suite inside it (tests/labs/xen; docs/xen-lab.md). `make test` runs it too.
 test-xen: install
 	CREATURE_STRICT_PLUGINS=1 CREATURE_REQUIRE_DRIVERS=xen $(VENV)/bin/pytest -rA -s tests/labs/xen
+
+# The Ganeti lab alone: a real two-node Ganeti 3.0 cluster (Debian's packages) in network namespaces, the
+# ganeti driver's conformance suite (kvm under TCG, and fake) and its cluster tests against it
+# (tests/labs/ganeti; plugins/creature-ganeti/README.md). `make test` runs it too.
+test-ganeti: install
+	CREATURE_STRICT_PLUGINS=1 CREATURE_REQUIRE_DRIVERS=ganeti $(VENV)/bin/pytest -rA tests/labs/ganeti plugins/creature-ganeti

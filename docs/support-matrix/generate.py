@@ -22,6 +22,8 @@ REAL_RUNS = {
     "libvirt-qemu": "yes: CI (conformance suite, TCG, private libvirtd)",
     "libvirt-lxc": "yes: CI (conformance suite, private libvirtd)",
     "xen": "yes, nested: Xen 4.17 under QEMU TCG with a Debian PV dom0; conformance suite in dom0 (tests/labs/xen, make test-xen)",
+    "ganeti": "yes: a real two-node Ganeti 3.0.2 cluster in network namespaces; conformance suite with kvm (TCG) and fake, "
+              "placement, live migration, failover over RAPI (tests/labs/ganeti, make test-ganeti)",
 }
 CONFIG_ONLY = "no: configuration only (probe, config writer, plans, parsers)"
 

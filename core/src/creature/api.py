@@ -104,6 +104,9 @@ class Creature:
         driver = self.driver(driver_name)
         if spec.nics:
             require(driver, "networks", "networks (--network)")
+        if spec.node is not None:
+            require(driver, "placement", "placement on a node (--node)")
+        driver.check_options(spec.options)
         return spec, driver
 
     def assign_nics(self, spec: MachineSpec, driver: Driver) -> MachineSpec:
@@ -322,16 +325,19 @@ class Creature:
             if driver is None or m.driver == driver:
                 by_driver.setdefault(m.driver, []).append(m)
         known: list[tuple[Machine, State, str | None]] = []
+        nodes: dict[str, str] = {}
         for name, group in by_driver.items():
             if name not in self.registry:
                 known += [(m, State.UNKNOWN, f"driver {name!r} is not installed") for m in group]
                 continue
             try:
-                states = self.driver(name).states(group)
+                found = self.driver(name)
+                states = found.states(group)
+                nodes.update(found.nodes(group) if found.capabilities.placement else {})
                 known += [(m, states.get(m.name, State.UNKNOWN), None) for m in group]
             except CreatureError as exc:
                 known += [(m, State.UNKNOWN, str(exc)) for m in group]
-        infos = sorted(self._infos(known), key=lambda i: i.name)
+        infos = sorted((i.replace(node=nodes.get(i.name)) for i in self._infos(known)), key=lambda i: i.name)
         return [i for i in infos if state is None or i.state.value == state]
 
     # creature's own features, reached through the API as well as through their commands

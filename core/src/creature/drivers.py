@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 class Capabilities:
     """What a driver can do; the core checks these before calling, the docs' support matrix shows them.
 
-    console, exec, remote, snapshot and export each name the Driver methods behind them (METHODS); the conformance
-    kit checks that a driver implements exactly the methods it declares. snapshot_running: a running machine can be
-    snapshotted consistently; snapshot_memory: such a snapshot holds its memory too (restored, it runs on from there).
+    Those in METHODS name the Driver methods behind them (remote: reach(), for machines on other hosts; placement:
+    nodes(), for clusters; snapshot and export); the conformance kit checks that a driver implements exactly those it
+    declares. snapshot_running: a running machine can be snapshotted consistently; snapshot_memory: such a snapshot
+    holds its memory too (restored, it runs on from there).
     """
 
     console: bool = False
@@ -37,6 +38,9 @@ class Capabilities:
     snapshot_running: bool = False
     snapshot_memory: bool = False
     export: bool = False
+    placement: bool = False  # a cluster: where a machine runs (create --node, the node column)
+    migrate: bool = False  # moving a running machine to another node while it runs
+    failover: bool = False  # restarting a machine on another node
 
     def to_dict(self) -> dict[str, bool]:
         return asdict(self)
@@ -44,7 +48,8 @@ class Capabilities:
 
 # capability -> the Driver methods behind it (the conformance kit checks each driver against this)
 METHODS = {"console": ("console",), "exec": ("exec",), "remote": ("reach",), "export": ("export_root",),
-           "snapshot": ("snapshot_create", "snapshot_restore", "snapshot_remove", "snapshot_list")}
+           "snapshot": ("snapshot_create", "snapshot_restore", "snapshot_remove", "snapshot_list"),
+           "placement": ("nodes",), "migrate": ("migrate",), "failover": ("failover",)}
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,18 @@ class Driver:
         self.home = home
         # Set by --dry-run: create() must then write only into staging and run nothing with effects elsewhere.
         self.dry_run = False
+
+    @classmethod
+    def check_host(cls, uri: str, access) -> dict[str, str]:
+        """(capability remote) Check what `host add` gave (creature.sdk.HostAccess); the files (name: text) to keep 0600."""
+        if access.given():
+            raise InputError(f"driver {cls.name!r} takes no {', '.join(access.given())} for a host")
+        return {}
+
+    def check_options(self, options: dict[str, str]) -> None:
+        """Refuse (InputError) create's --option KEY=VALUE this driver does not take."""
+        if options:
+            raise InputError(f"driver {self.name!r} takes no --option (got {', '.join(sorted(options))})")
 
     def probe(self, host: HostFacts) -> Probe:
         """Is this hypervisor usable here? Each check carries its reason."""
@@ -191,6 +208,18 @@ class Driver:
     def export_root(self, machine: Machine, scratch: Path) -> tuple[str, Path]:
         """(capability export) The stopped machine's root flattened: ("rootfs", folder) or ("qcow2", image), made in
         scratch unless it already exists whole; the caller removes scratch."""
+        raise NotImplementedError
+
+    def nodes(self, machines: list[Machine]) -> dict[str, str]:
+        """(capability placement) The node each machine is placed on now, in one query."""
+        raise NotImplementedError
+
+    def migrate(self, machine: Machine, node: str | None) -> None:
+        """(capability migrate) Move a running machine to node (None: the cluster chooses) while it runs."""
+        raise NotImplementedError
+
+    def failover(self, machine: Machine, node: str | None, timeout: float) -> None:
+        """(capability failover) Stop it (graceful up to timeout), start it on node (None: the cluster chooses)."""
         raise NotImplementedError
 
 

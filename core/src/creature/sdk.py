@@ -19,7 +19,7 @@ _NAMES = {
     "path_check": "creature.builtin.support.planned", "stable_id": "creature.builtin.support.planned", "links_to": "creature.builtin.support.planned",
     # errors
     "CreatureError": "creature.errors", "InputError": "creature.errors", "NotFound": "creature.errors",
-    "CommandFailed": "creature.errors",
+    "CommandFailed": "creature.errors", "one_line": "creature.model",
     # records (what the inventory holds) and states
     "Machine": "creature.records", "MachineSpec": "creature.records", "Nic": "creature.records",
     "Template": "creature.records", "TemplateMeta": "creature.records", "Network": "creature.records",
@@ -40,7 +40,7 @@ _NAMES = {
     "init_script": "creature.builtin.guest.initramfs", "base_entries": "creature.builtin.guest.initramfs",
     "cpio_archive": "creature.builtin.guest.initramfs", "host_busybox": "creature.builtin.guest.initramfs",
     "HANDOVER": "creature.builtin.guest.initramfs", "ACPI_WORD": "creature.builtin.guest.initramfs",
-    "ACPI_HANDOVER": "creature.builtin.guest.initramfs",
+    "ACPI_HANDOVER": "creature.builtin.guest.initramfs", "module_order": "creature.builtin.guest.initramfs",
     "vmlinux_file": "creature.builtin.guest.kernel_image", "is_bzimage": "creature.builtin.guest.kernel_image",
     # NICs on creature networks
     "tap_name": "creature.builtin.networks.vmnics", "create_taps": "creature.builtin.networks.vmnics",
@@ -51,7 +51,7 @@ _NAMES = {
     "CopySnapshots": "creature.builtin.snapshots.files", "copy_into": "creature.builtin.snapshots.files",
     "swap_in": "creature.builtin.snapshots.files", "exchange": "creature.builtin.snapshots.files",
     # other hosts
-    "host_uri": "creature.builtin.remote.hosts",
+    "host_uri": "creature.builtin.remote.hosts", "HostAccess": "creature.builtin.remote.hosts",
 }
 # where a name differs from the name in its module
 _ALIASES = {"known_tools": "tools", "adjust_guest": "adjust", "cpio_archive": "archive", "netns_argv": "enter_argv", "netns_of": "of_pid"}

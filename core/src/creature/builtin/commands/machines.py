@@ -104,13 +104,19 @@ def autostart_options(f):
 @click.option("--ssh-key", type=click.Path(dir_okay=False, path_type=Path), help="SSH public key file for root's authorized_keys.")
 @click.option("--root-password", envvar="CREATURE_ROOT_PASSWORD", help="Root password (stored only as a hash, in the guest).")
 @click.option("--cloud-init", type=click.Path(dir_okay=False, path_type=Path), help="cloud-init user-data: makes a NoCloud seed for VM drivers.")
+@click.option("--node", help="Cluster node to place it on (default: the cluster's allocator chooses).")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Driver option (repeatable), like disk_size=2G for ganeti.")
 @_dry_run_option
 @nic_options
 @click.pass_context
-def create(ctx, name, file, driver, template, cpus, memory, autostart, order, delay, ssh_key, root_password, cloud_init, dry_run, nics):
+def create(ctx, name, file, driver, template, cpus, memory, autostart, order, delay, ssh_key, root_password, cloud_init, node,
+           options, dry_run, nics):
     """Create machine NAME from a template."""
+    from creature.builtin.commands.options import key_values
+
     data = _spec_from(file, name, {"driver": driver, "template": template, "cpus": cpus, "memory": memory, "autostart": autostart,
-                                   "autostart_order": order, "autostart_delay": delay, "nics": nics})
+                                   "autostart_order": order, "autostart_delay": delay, "nics": nics, "node": node,
+                                   "options": key_values(options) or None})
     if "template" not in data:
         raise InputError("a machine needs a template: --template NAME (see `creature template list`)")
     from creature.builtin.guest.adjust import Access
@@ -137,7 +143,7 @@ def list_(ctx, driver, state, fmt, all_hosts):
         rows, warnings = _all_hosts(ctx, driver=driver, state=state)
         for warning in warnings:
             click.echo(f"creature: warning: {warning}", err=True)
-        emit(rows, ["host", *LIST_COLUMNS], fmt)
+        emit(rows, ["host", *_with_node(LIST_COLUMNS, rows)], fmt)
         return
     root = ctx.find_root().obj
     if root.get("host") in (None, "local"):
@@ -148,7 +154,17 @@ def list_(ctx, driver, state, fmt, all_hosts):
         return
     from creature.builtin.commands.listing import info_row
 
-    emit([info_row(i) for i in api(ctx).list_machines(driver=driver, state=state)], LIST_COLUMNS, fmt)
+    rows = [info_row(i) | {"node": i.node} for i in api(ctx).list_machines(driver=driver, state=state)]
+    columns = _with_node(LIST_COLUMNS, rows)
+    emit([{c: r[c] for c in columns} for r in rows], columns, fmt)
+
+
+def _with_node(columns: list[str], rows: list[dict]) -> list[str]:
+    """columns with "node" after "state" where a row has one (machines on a cluster): other listings stay as they were."""
+    if not any(r.get("node") for r in rows):
+        return columns
+    at = columns.index("state") + 1
+    return [*columns[:at], "node", *columns[at:]]
 
 
 @click.command()
