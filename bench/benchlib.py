@@ -43,12 +43,25 @@ def time_command(argv: list[str], runs: int, env: dict | None = None) -> float:
     return time_commands([argv], runs, env)[0]
 
 
-def report(bench: str, rows: list[dict]) -> None:
-    """Print rows (operation, creature, raw, ratio, target) and write them to bench/results/BENCH.json."""
+def quantity(value: float | None, unit: str = "s") -> str:
+    """A row's value for the tables: seconds with 3 decimals, other units (MiB, processes) with fewer."""
+    if value is None:
+        return "-"
+    return f"{value:.3f}s" if unit == "s" else f"{value:g} {unit}" if unit == "processes" else f"{value:.1f} {unit}"
+
+
+def table_line(r: dict, width: int) -> str:
+    """One row (operation, creature, raw, ratio, target) of bench/run's and report's table."""
+    unit = r.get("unit", "s")
+    ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else "-"
+    return (f"{r['operation']:<{width}} {quantity(r['creature'], unit):>10} {quantity(r.get('raw'), unit):>10} {ratio:>7}"
+            f"  {r.get('target', '')}")
+
+
+def report(bench: str, rows: list[dict], **extra) -> None:
+    """Print rows (operation, creature, raw, ratio, target; unit "s" unless a row says) and write bench/results/BENCH.json."""
     print(f"{'operation':<44} {'creature':>10} {'raw tool':>10} {'ratio':>7}  target")
     for r in rows:
-        raw = f"{r['raw']:.3f}s" if r.get("raw") is not None else "-"
-        ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else "-"
-        print(f"{r['operation']:<44} {r['creature']:>9.3f}s {raw:>10} {ratio:>7}  {r.get('target', '')}")
+        print(table_line(r, 44))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{bench}.json").write_text(json.dumps({"bench": bench, "time": time.time(), "rows": rows}, indent=2))
+    (RESULTS / f"{bench}.json").write_text(json.dumps({"bench": bench, "time": time.time(), "rows": rows, **extra}, indent=2))

@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """`creature --help` and `creature list` over 100 stopped LXC machines, against `lxc-ls --fancy` on the same containers."""
 
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -10,6 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import VENV_BIN, report, time_command, time_commands  # noqa: E402
 from creature.api import Creature  # noqa: E402
 from creature.procs import which  # noqa: E402
+from creature.testing_cleanup import cleanup_home  # noqa: E402
 
 
 def main() -> None:
@@ -29,10 +29,7 @@ def main() -> None:
              "ratio": list_time / lxc_ls, "target": "ratio <= 10 (raw: lxc-ls --fancy)"},
         ])
     finally:
-        api = Creature(home)
-        for m in api.inventory.machines():
-            api.destroy(m.name, force=True)
-        shutil.rmtree(home, ignore_errors=True)
+        cleanup_home(home)
 
 
 if __name__ == "__main__":

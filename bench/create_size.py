@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import VENV_BIN, report  # noqa: E402
 from creature.api import Creature  # noqa: E402
+from creature.testing_cleanup import cleanup_home  # noqa: E402
 
 RUNS = 7
 
@@ -84,11 +85,7 @@ def main() -> None:
              "target": "ratio < 1.5 (raw: API create from busybox)"},
         ])
     finally:
-        api = Creature(home)
-        for m in api.inventory.machines():
-            api.destroy(m.name, force=True)
-        api.inventory.close()
-        shutil.rmtree(home, ignore_errors=True)
+        cleanup_home(home)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """`creature host up` of 30 autostart LXC machines, against starting the same containers one by one with lxc-start."""
 
-import shutil
 import statistics
 import subprocess
 import sys
@@ -13,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import VENV_BIN, report  # noqa: E402
 from creature.api import Creature  # noqa: E402
 from creature.procs import which  # noqa: E402
+from creature.testing_cleanup import cleanup_home  # noqa: E402
 
 MACHINES = 30
 RUNS = 3
@@ -58,10 +58,7 @@ def main() -> None:
              "ratio": ordered / raw, "target": "ratio < 1.5 (raw: lxc-start -d one by one)"},
         ])
     finally:
-        api = Creature(home)
-        for m in api.inventory.machines():
-            api.destroy(m.name, force=True)
-        shutil.rmtree(home, ignore_errors=True)
+        cleanup_home(home)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import VENV_BIN, report  # noqa: E402
 from creature.api import Creature  # noqa: E402
 from creature.procs import run  # noqa: E402
+from creature.testing_cleanup import cleanup_home  # noqa: E402
 
 RUNS = 5
 NAME = "bench"
@@ -101,10 +102,7 @@ def main() -> None:
         print(f"median of {RUNS} runs; raw = the planned linux.uml argv started by hand")
         report("uml_boot", rows)
     finally:
-        api = Creature(home)
-        for m in api.inventory.machines():
-            api.destroy(m.name, force=True)
-        shutil.rmtree(home, ignore_errors=True)
+        cleanup_home(home)
 
 
 if __name__ == "__main__":

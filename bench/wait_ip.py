@@ -21,6 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import report  # noqa: E402
+from creature.testing_cleanup import cleanup_home  # noqa: E402
+
 
 def inside(home: Path, rounds: int) -> None:
     from creature.api import Creature
@@ -85,21 +89,11 @@ def main() -> int:
         code = subprocess.run([nsenter, f"--net=/run/netns/{netns}", sys.executable, __file__, "--inside", str(home),
                                "--rounds", str(args.rounds)]).returncode
         if code == 0:
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from benchlib import report
-
             data = json.loads((home / "bench.json").read_text())
             report("wait_ip", [{"operation": f"wait-ip, lease -> answer ({via}, max of {len(ms)})", "creature": max(ms) / 1000,
                                 "raw": None, "ratio": None, "target": "< 0.5 s"} for via, ms in data.items()])
         return code
     finally:
-        from creature.api import Creature
-        from creature.testing import cleanup_home
-
-        api = Creature(home)
-        for network in api.networks.list():
-            api.networks.dnsmasq(network).stop()
-        api.inventory.close()
         cleanup_home(home)
         subprocess.run([ip, "netns", "del", netns])
 

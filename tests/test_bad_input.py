@@ -134,6 +134,16 @@ CASES = {
                              "not a root filesystem"),
     "ssh unknown machine": (["ssh", "nosuch"], "no machine named 'nosuch'"),
     "ssh machine without a NIC": (["ssh", "web", "--timeout", "1"], "has no network interface"),
+    # what only some drivers take (clusters: creature-ganeti), refused by the others
+    "node on a driver without placement": (CREATE + ["x", "--node", "n1"], "does not support placement on a node (--node)"),
+    "create option the driver does not take": (CREATE + ["x", "--option", "disk_size=2G"], "driver 'lxc' takes no --option (got disk_size)"),
+    "create option without =": (CREATE + ["x", "--option", "disk_size"], "KEY=VALUE"),
+    "migrate on a driver without it": (["migrate", "web"], "does not support live migration"),
+    "failover on a driver without it": (["failover", "web", "--node", "n1"], "does not support failover"),
+    "migrate unknown machine": (["migrate", "nosuch"], "no machine named 'nosuch'"),
+    "host add with a local-only driver": (["host", "add", "h1", "lxc+ssh://h/", "--driver", "lxc"], "manages this host only"),
+    "host add option the driver does not take": (["host", "add", "h1", "qemu+ssh://u@h/system", "--option", "a=b"],
+                                                 "driver 'libvirt-qemu' takes no --option a for a host"),
 }
 
 

@@ -7,13 +7,13 @@ import textwrap
 
 import pytest
 
-HEAVY = ("pydantic", "stevedore", "pluggy", "creature.api", "creature_lxc.driver", "creature_qemu.driver", "creature_uml.driver")
+HEAVY = ("click", "pydantic", "stevedore", "pluggy", "creature.api", "creature_lxc.driver", "creature_qemu.driver", "creature_uml.driver")
 
 RUN_LIST = textwrap.dedent("""\
     import atexit, json, sys
     HEAVY = {heavy!r}
     atexit.register(lambda: sys.stderr.write("MODULES " + json.dumps(sorted(m for m in sys.modules if m in HEAVY)) + "\\n"))
-    from creature.cli import main
+    from creature.entry import main
     main({argv!r})
     """)
 
@@ -39,7 +39,7 @@ def three_drivers(creature_api):
 
 
 def full_rows(api, **filters):
-    from creature.listing import info_row
+    from creature.builtin.commands.listing import info_row
 
     return [info_row(i) for i in api.list_machines(**filters)]
 
@@ -86,3 +86,15 @@ def test_a_machine_of_a_missing_driver_is_listed_in_full(three_drivers, creature
     code, out, err, _ = run_list(creature_home, "--format", "json")
     assert code == 0, err
     assert {r["name"]: (r["driver"], r["state"]) for r in json.loads(out)}["u1"] == ("gone", "unknown")
+
+
+def test_show_of_a_stopped_machine_is_the_apis_without_the_api(three_drivers, creature_home):
+    """`show` answers from the row, the states function and the states module's details (UML: its kernel)."""
+    from creature.builtin.commands.listing import quick_info
+    from creature.plugins import get_plugins
+
+    for name in ("c1", "q1", "u1"):
+        quick = quick_info(creature_home, get_plugins(), name)
+        assert quick == three_drivers.info(name).to_dict(), name
+    assert quick_info(creature_home, get_plugins(), "u1")["details"]["kernel"].endswith("used at the next start")
+    assert quick_info(creature_home, get_plugins(), "nosuch") is None

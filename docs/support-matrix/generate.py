@@ -22,6 +22,8 @@ REAL_RUNS = {
     "libvirt-qemu": "yes: CI (conformance suite, TCG, private libvirtd)",
     "libvirt-lxc": "yes: CI (conformance suite, private libvirtd)",
     "xen": "yes, nested: Xen 4.17 under QEMU TCG with a Debian PV dom0; conformance suite in dom0 (tests/labs/xen, make test-xen)",
+    "ganeti": "yes: a real two-node Ganeti 3.0.2 cluster in network namespaces; conformance suite with kvm (TCG) and fake, "
+              "placement, live migration, failover over RAPI (tests/labs/ganeti, make test-ganeti)",
 }
 CONFIG_ONLY = "no: configuration only (probe, config writer, plans, parsers)"
 
@@ -71,6 +73,9 @@ def render(registry) -> str:
         "puts keys into its guests, `creature exec` and `creature ssh` log in over SSH with the machine's key);",
         "`guest_access`: `create --ssh-key/--root-password` reach the guest (refused with exit 2 elsewhere);",
         "`cloud_init`: `create --cloud-init...` reaches the guest as a NoCloud seed (refused elsewhere).",
+        "Snapshots: `snapshot` is disk snapshots of a stopped machine, `snapshot_running` of a running one taken",
+        "consistently, `snapshot_memory` with its memory; `export` is `creature export`/`import`. docs/snapshots.md",
+        "says how each driver takes them and how each was tested.",
         "",
         "\"Configuration only\" drivers cannot run on the CI machines (no Xen dom0, no",
         "VirtualBox or VMware, no OpenVZ or VServer kernel, Lguest removed from Linux",

@@ -1,3 +1,3 @@
-from creature.cli import main
+from creature.entry import main
 
 main()

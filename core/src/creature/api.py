@@ -6,8 +6,8 @@ import os
 from contextlib import nullcontext
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
+from creature.api_features import Features
 from creature.checkpoints import checkpoint
 from creature.drivers import Check, Driver, Probe, StopResult, require
 from creature.errors import CreatureError, InputError, NotFound
@@ -21,7 +21,7 @@ from creature.state import ADDRESSED, State, check_state
 from creature.templates import TemplateStore, remove_tree
 
 
-class Creature:
+class Creature(Features):
     """One creature home with every installed driver: create, start, stop, list, destroy machines."""
 
     def __init__(self, home: Home | Path | str | None = None, plugins: Plugins | None = None):
@@ -104,6 +104,9 @@ class Creature:
         driver = self.driver(driver_name)
         if spec.nics:
             require(driver, "networks", "networks (--network)")
+        if spec.node is not None:
+            require(driver, "placement", "placement on a node (--node)")
+        driver.check_options(spec.options)
         return spec, driver
 
     def assign_nics(self, spec: MachineSpec, driver: Driver) -> MachineSpec:
@@ -322,71 +325,17 @@ class Creature:
             if driver is None or m.driver == driver:
                 by_driver.setdefault(m.driver, []).append(m)
         known: list[tuple[Machine, State, str | None]] = []
+        nodes: dict[str, str] = {}
         for name, group in by_driver.items():
             if name not in self.registry:
                 known += [(m, State.UNKNOWN, f"driver {name!r} is not installed") for m in group]
                 continue
             try:
-                states = self.driver(name).states(group)
+                found = self.driver(name)
+                states = found.states(group)
+                nodes.update(found.nodes(group) if found.capabilities.placement else {})
                 known += [(m, states.get(m.name, State.UNKNOWN), None) for m in group]
             except CreatureError as exc:
                 known += [(m, State.UNKNOWN, str(exc)) for m in group]
-        infos = sorted(self._infos(known), key=lambda i: i.name)
+        infos = sorted((i.replace(node=nodes.get(i.name)) for i in self._infos(known)), key=lambda i: i.name)
         return [i for i in infos if state is None or i.state.value == state]
-
-    # creature's own features, reached through the API as well as through their commands
-    @cached_property
-    def networks(self):
-        """The home's networks (creature.builtin.networks)."""
-        from creature.builtin.networks.networks import Networks
-
-        return Networks(self.home, self.inventory)
-
-    def wait_ip(self, name: str, timeout: float = 60, ipv6: bool = False) -> list[Address]:
-        """Wait until the machine runs and has an IPv4 address (any with ipv6); see creature.builtin.networks.waiting."""
-        from creature.builtin.networks.waiting import wait_ip
-
-        return wait_ip(self, name, timeout=timeout, ipv6=ipv6)
-
-    def set_autostart(self, name: str, on: bool, order: int | None = None, delay: float | None = None) -> MachineInfo:
-        """Mark a machine to start (or not) at `host up`, with its order and delay (creature.builtin.autostart)."""
-        from creature.builtin.autostart.autostart import set_autostart
-
-        return set_autostart(self, name, on, order, delay)
-
-    def host_up(self, restore: bool = False, progress=None):
-        """Start autostart machines by ascending order (see creature.builtin.autostart)."""
-        from creature.builtin.autostart.autostart import host_up
-
-        return host_up(self, restore=restore, progress=progress)
-
-    def host_down(self, timeout: float = 60, progress=None):
-        """Stop every running machine by descending order, forcing after timeout (see creature.builtin.autostart)."""
-        from creature.builtin.autostart.autostart import host_down
-
-        return host_down(self, timeout=timeout, progress=progress)
-
-    def plan_create(self, spec: MachineSpec | dict, access=None, cloud_init=None) -> dict:
-        """What create would write and run (creature.dryrun); the home is not touched."""
-        from creature.dryrun import plan_create
-
-        return plan_create(self, spec, access, cloud_init)
-
-    def plan(self, name: str, action: str) -> list[list[str]]:
-        """The commands `action` would run on machine name, without running them (creature.dryrun)."""
-        from creature.dryrun import plan
-
-        return plan(self, name, action)
-
-    def doctor(self, fix: bool = False) -> list[dict]:
-        """Leftovers of interrupted work (creature.builtin.doctor.repair); with fix, removed."""
-        from creature.builtin.doctor.repair import find_leftovers
-
-        return find_leftovers(self, fix=fix)
-
-    def rebuild_inventory(self) -> dict[str, Any]:
-        """Move a damaged inventory aside and rebuild it from the machine folders (creature.builtin.doctor.repair)."""
-        from creature.builtin.doctor.repair import rebuild_inventory
-
-        return rebuild_inventory(self)
-

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
 class Capabilities:
     """What a driver can do; the core checks these before calling, the docs' support matrix shows them.
 
-    console, exec and remote each name the Driver method behind them (remote: reach(), for machines on other
-    hosts); the conformance kit checks that a driver implements exactly the methods it declares. exec_channel
-    says what exec goes through; guest_access: create puts --ssh-key and --root-password into the guest (the
-    core refuses them otherwise); cloud_init: the guest gets create's NoCloud data (Machine.nocloud).
+    Those in METHODS name the Driver methods behind them (remote: reach(), for machines on other hosts; placement:
+    nodes(), for clusters; snapshot and export); the conformance kit checks that a driver implements exactly those it
+    declares. snapshot_running: a running machine can be snapshotted consistently; snapshot_memory: such a snapshot
+    holds its memory too (restored, it runs on from there). exec_channel says what exec goes through; guest_access:
+    create puts --ssh-key and --root-password into the guest (the core refuses them otherwise); cloud_init: the
+    guest gets create's NoCloud data (Machine.nocloud).
     """
 
     console: bool = False
@@ -37,13 +39,22 @@ class Capabilities:
     networks: bool = False
     vm: bool = False
     uses_macs: bool = True  # False: guests share the host's network stack (VServer), there is no NIC to give a MAC
+    snapshot: bool = False
+    snapshot_running: bool = False
+    snapshot_memory: bool = False
+    export: bool = False
+    placement: bool = False  # a cluster: where a machine runs (create --node, the node column)
+    migrate: bool = False  # moving a running machine to another node while it runs
+    failover: bool = False  # restarting a machine on another node
 
     def to_dict(self) -> dict[str, bool | str]:
         return asdict(self)
 
 
-# capability -> the Driver method behind it (the conformance kit checks each driver against this)
-METHODS = {"console": "console", "exec": "exec", "remote": "reach"}
+# capability -> the Driver methods behind it (the conformance kit checks each driver against this)
+METHODS = {"console": ("console",), "exec": ("exec",), "remote": ("reach",), "export": ("export_root",),
+           "snapshot": ("snapshot_create", "snapshot_restore", "snapshot_remove", "snapshot_list"),
+           "placement": ("nodes",), "migrate": ("migrate",), "failover": ("failover",)}
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,18 @@ class Driver:
         self.home = home
         # Set by --dry-run: create() must then write only into staging and run nothing with effects elsewhere.
         self.dry_run = False
+
+    @classmethod
+    def check_host(cls, uri: str, access) -> dict[str, str]:
+        """(capability remote) Check what `host add` gave (creature.sdk.HostAccess); the files (name: text) to keep 0600."""
+        if access.given():
+            raise InputError(f"driver {cls.name!r} takes no {', '.join(access.given())} for a host")
+        return {}
+
+    def check_options(self, options: dict[str, str]) -> None:
+        """Refuse (InputError) create's --option KEY=VALUE this driver does not take."""
+        if options:
+            raise InputError(f"driver {self.name!r} takes no --option (got {', '.join(sorted(options))})")
 
     def probe(self, host: HostFacts) -> Probe:
         """Is this hypervisor usable here? Each check carries its reason."""
@@ -164,6 +187,44 @@ class Driver:
 
     def exec(self, machine: Machine, argv: list[str]) -> int:
         """Run argv inside the running guest with the caller's stdio; return its exit status."""
+        raise NotImplementedError
+
+    def snapshot_create(self, machine: Machine, snap: str, folder: Path, running: bool) -> dict:
+        """(capability snapshot) Save the machine's disks (running: with its memory, if snapshot_memory) as snap.
+
+        folder: the snapshot's own empty folder, put in place by the core only when this returns; native snapshots
+        are named snap. Return {"memory": bool, "size": bytes the snapshot takes outside folder}.
+        """
+        raise NotImplementedError
+
+    def snapshot_restore(self, machine: Machine, snap: str, folder: Path, memory: bool) -> None:
+        """(capability snapshot) Put the disks back as snap saved them, all or nothing; with memory the machine then
+        runs on from the saved moment (started if it was stopped: the core has plugged its NICs)."""
+        raise NotImplementedError
+
+    def snapshot_remove(self, machine: Machine, snap: str, folder: Path) -> None:
+        """(capability snapshot) Delete what snap holds outside folder (the core removes folder); gone already is fine."""
+        raise NotImplementedError
+
+    def snapshot_list(self, machine: Machine) -> list[str]:
+        """(capability snapshot) Names of the native snapshots the hypervisor holds ([] where they are only files)."""
+        raise NotImplementedError
+
+    def export_root(self, machine: Machine, scratch: Path) -> tuple[str, Path]:
+        """(capability export) The stopped machine's root flattened: ("rootfs", folder) or ("qcow2", image), made in
+        scratch unless it already exists whole; the caller removes scratch."""
+        raise NotImplementedError
+
+    def nodes(self, machines: list[Machine]) -> dict[str, str]:
+        """(capability placement) The node each machine is placed on now, in one query."""
+        raise NotImplementedError
+
+    def migrate(self, machine: Machine, node: str | None) -> None:
+        """(capability migrate) Move a running machine to node (None: the cluster chooses) while it runs."""
+        raise NotImplementedError
+
+    def failover(self, machine: Machine, node: str | None, timeout: float) -> None:
+        """(capability failover) Stop it (graceful up to timeout), start it on node (None: the cluster chooses)."""
         raise NotImplementedError
 
 

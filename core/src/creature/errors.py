@@ -32,3 +32,15 @@ class CommandFailed(CreatureError):
         super().__init__(
             f"{what or argv[0]} failed (exit {returncode})" + (f": {detail}" if detail else "")
         )
+
+
+def error_line(exc: BaseException) -> str:
+    """What the command line says of an error that is not a CreatureError (a host's trouble, or a bug)."""
+    import sqlite3
+
+    if isinstance(exc, OSError) and exc.strerror:
+        # a full disk or a vanished folder is the host's trouble, not a bug: say what and where
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    if isinstance(exc, sqlite3.Error):
+        return f"inventory: {exc} (see `creature doctor`)"
+    return f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)"

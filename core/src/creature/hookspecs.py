@@ -50,7 +50,7 @@ def creature_prepare_start(api, machine):
 
 @hookspec
 def creature_machine_event(api, machine, event):
-    """Told after a machine was created, started, stopped, killed or destroyed (event is that word)."""
+    """Told after a machine was created, started, stopped, killed, destroyed, migrated or failed-over (that word)."""
 
 
 @hookspec

@@ -81,6 +81,8 @@ class SpecInput(BaseModel):
     autostart_order: int = Field(default=0, ge=0, le=1000)
     autostart_delay: float = Field(default=0.0, ge=0, le=3600)
     nics: list[NicInput] = Field(default_factory=list)
+    node: str | None = None
+    options: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod

@@ -64,6 +64,8 @@ class MachineSpec(_Record):
     autostart_order: int = 0
     autostart_delay: float = 0.0
     nics: tuple[Nic, ...] = ()
+    node: str | None = None  # the cluster node asked for (capability placement; None: the cluster chooses)
+    options: dict[str, str] = field(default_factory=dict)  # the driver's own (--option KEY=VALUE: Driver.check_options)
 
     @classmethod
     def parse(cls, data: dict) -> MachineSpec:
@@ -215,6 +217,7 @@ class MachineInfo(_Record):
     name: str
     driver: str
     state: State
+    node: str | None = field(default=None, kw_only=True)  # where a cluster runs it (capability placement)
     autostart: bool
     template: str
     cpus: int
@@ -228,3 +231,7 @@ class MachineInfo(_Record):
     created: float = 0
     note: str | None = None
     details: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; node only for a machine on a cluster (every other listing stays as it was)."""
+        return {k: v for k, v in super().to_dict().items() if k != "node" or v is not None}

@@ -80,7 +80,7 @@ class DriverRegistry:
 
         states, optional, is "module:function": function(machines) -> {name: State} for objects with only
         name, dir and data, in a module that imports neither pydantic nor the driver's module; `creature
-        list` then answers for stopped machines without importing the driver (creature.listing).
+        list` then answers for stopped machines without importing the driver (creature.builtin.commands.listing).
         """
         if states is not None and ":" not in states:
             raise CreatureError(f"{distribution} registered states={states!r}: it must be 'module:function'")

@@ -19,7 +19,7 @@ _NAMES = {
     "path_check": "creature.builtin.support.planned", "stable_id": "creature.builtin.support.planned", "links_to": "creature.builtin.support.planned",
     # errors
     "CreatureError": "creature.errors", "InputError": "creature.errors", "NotFound": "creature.errors",
-    "CommandFailed": "creature.errors",
+    "CommandFailed": "creature.errors", "one_line": "creature.model",
     # records (what the inventory holds) and states
     "Machine": "creature.records", "MachineSpec": "creature.records", "Nic": "creature.records",
     "Template": "creature.records", "TemplateMeta": "creature.records", "Network": "creature.records",
@@ -29,7 +29,8 @@ _NAMES = {
     "Home": "creature.home", "write_private": "creature.home", "write_atomic": "creature.home",
     "shared_cache": "creature.home", "file_lock": "creature.home",
     "netns_argv": "creature.builtin.networks.netns", "netns_of": "creature.builtin.networks.netns", "derived_mac": "creature.builtin.networks.macs",
-    "emit": "creature.output", "status": "creature.output",
+    "emit": "creature.output", "status": "creature.output", "known_tools": "creature.builtin.support.facts",
+    "remembered": "creature.builtin.support.facts",
     # templates and bootstrap methods
     "Bootstrapper": "creature.templates", "disk_image": "creature.builtin.support.images", "remove_tree": "creature.templates",
     "tree_size": "creature.templates", "boot_files": "creature.builtin.support.images",
@@ -40,6 +41,7 @@ _NAMES = {
     "cpio_archive": "creature.builtin.guest.initramfs", "host_busybox": "creature.builtin.guest.initramfs",
     "HANDOVER": "creature.builtin.guest.initramfs", "ACPI_WORD": "creature.builtin.guest.initramfs",
     "ACPI_HANDOVER": "creature.builtin.guest.initramfs", "initramfs_key": "creature.builtin.guest.initramfs",
+    "module_order": "creature.builtin.guest.initramfs",
     "vmlinux_file": "creature.builtin.guest.kernel_image", "is_bzimage": "creature.builtin.guest.kernel_image",
     "write_access": "creature.builtin.guest.access", "boot_initramfs": "creature.builtin.guest.access",
     "make_seed": "creature.builtin.guest.nocloud", "NoCloud": "creature.builtin.guest.nocloud",
@@ -52,12 +54,15 @@ _NAMES = {
     "remove_taps": "creature.builtin.networks.vmnics", "taps_plan": "creature.builtin.networks.vmnics",
     "guest_cmdline": "creature.builtin.networks.vmnics", "machine_netns": "creature.builtin.networks.vmnics",
     "bridge_for": "creature.builtin.networks.vmnics", "guest_nics": "creature.builtin.networks.vmnics",
+    # snapshots kept as files
+    "CopySnapshots": "creature.builtin.snapshots.files", "copy_into": "creature.builtin.snapshots.files",
+    "swap_in": "creature.builtin.snapshots.files", "exchange": "creature.builtin.snapshots.files",
     # other hosts
-    "host_uri": "creature.builtin.remote.hosts",
+    "host_uri": "creature.builtin.remote.hosts", "HostAccess": "creature.builtin.remote.hosts",
 }
 # where a name differs from the name in its module
-_ALIASES = {"adjust_guest": "adjust", "cpio_archive": "archive", "netns_argv": "enter_argv", "netns_of": "of_pid",
-            "agent_result": "result"}
+_ALIASES = {"known_tools": "tools", "adjust_guest": "adjust", "cpio_archive": "archive", "netns_argv": "enter_argv",
+            "netns_of": "of_pid", "agent_result": "result"}
 
 
 def __getattr__(name: str):

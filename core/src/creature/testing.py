@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,8 +27,10 @@ from pathlib import Path
 import pytest
 
 from creature.errors import CreatureError
+from creature.testing_cleanup import cleanup_home, stop_home  # noqa: F401  (part of this module's API)
 from creature.testing_console import ConsoleSession  # noqa: F401 (part of the kit: creature.testing.ConsoleSession)
 from creature.testing_guest import GuestConformance
+from creature.testing_snapshots import SnapshotConformance
 
 
 def required_drivers() -> set[str]:
@@ -54,45 +55,6 @@ def require_usable(api, driver: str):
 def make_home() -> Path:
     """A short temporary home (unix socket paths under it must stay below 108 bytes)."""
     return Path(tempfile.mkdtemp(prefix="crt.", dir="/tmp"))
-
-
-def stop_home(home: Path) -> None:
-    """Kill every running machine of home and stop its networks' dnsmasq (processes creature started for it)."""
-    from creature.api import Creature
-    from creature.state import State
-
-    if not (home / "inventory.sqlite").exists():
-        return
-    api = Creature(home)
-    for machine in api.inventory.machines():
-        try:
-            driver = api.driver(machine.driver)
-            if driver.state(machine) in (State.RUNNING, State.PAUSED):
-                driver.kill(machine)
-        except Exception as exc:  # keep cleaning the others; say what was left
-            print(f"creature.testing: stopping {machine.name} failed: {exc}", file=sys.stderr)
-    for network in api.networks.list():
-        try:
-            api.networks.dnsmasq(network).stop()
-        except Exception as exc:
-            print(f"creature.testing: stopping network {network.name} failed: {exc}", file=sys.stderr)
-    api.inventory.close()
-
-
-def cleanup_home(home: Path) -> None:
-    """Stop everything of home, destroy its machines, then remove it: runs even when a test failed."""
-    from creature.api import Creature
-
-    stop_home(home)
-    if (home / "inventory.sqlite").exists():
-        api = Creature(home)
-        for machine in api.inventory.machines():
-            try:
-                api.driver(machine.driver).destroy(machine)
-            except Exception as exc:  # keep cleaning the others; say what was left
-                print(f"creature.testing: cleanup of {machine.name} failed: {exc}", file=sys.stderr)
-        api.inventory.close()
-    shutil.rmtree(home, ignore_errors=True)
 
 
 def snapshot(home: Path) -> tuple[str, list[tuple[str, int, int]]]:
@@ -168,6 +130,14 @@ def creature_cli(creature_home) -> CLI:
 
 
 @pytest.fixture
+def other_creature_cli() -> CLI:
+    """The command line of a second temporary home (moving machines between homes), cleaned up like creature_home."""
+    home = make_home()
+    yield CLI(home)
+    cleanup_home(home)
+
+
+@pytest.fixture
 def creature_api(creature_home):
     """A creature.api.Creature on creature_home."""
     from creature.api import Creature
@@ -191,8 +161,8 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "co
 
 
 
-class DriverConformance(GuestConformance):
-    """The lifecycle every driver must pass, through the Python API and through the CLI (and GuestConformance's tests).
+class DriverConformance(GuestConformance, SnapshotConformance):
+    """The lifecycle every driver must pass, through the Python API and through the CLI (and the guest and snapshot tests).
 
     Subclasses set `driver`, and may set the template method and options,
     the command exec runs and what it prints, and the time a guest needs
@@ -237,16 +207,20 @@ class DriverConformance(GuestConformance):
         assert probe.usable == all(c.ok for c in probe.checks)
 
     def test_capabilities_match_methods(self, creature_api):
-        """Each method-backed capability (console, exec, remote: reach) is declared exactly when its method is written."""
+        """Each method-backed capability (console, exec, remote, snapshot, export) is declared exactly when its methods are."""
         from creature.drivers import METHODS, Driver
 
         driver = creature_api.driver(self.driver)
-        for capability, method in METHODS.items():
-            implemented = getattr(type(driver), method) is not getattr(Driver, method)
-            assert implemented == getattr(driver.capabilities, capability), (
-                f"capability {capability}={getattr(driver.capabilities, capability)} but {method}() is "
-                f"{'implemented' if implemented else 'not implemented'}"
-            )
+        for capability, methods in METHODS.items():
+            for method in methods:
+                implemented = getattr(type(driver), method) is not getattr(Driver, method)
+                assert implemented == getattr(driver.capabilities, capability), (
+                    f"capability {capability}={getattr(driver.capabilities, capability)} but {method}() is "
+                    f"{'implemented' if implemented else 'not implemented'}"
+                )
+        caps = driver.capabilities
+        assert caps.snapshot or not caps.snapshot_running, "snapshot_running without snapshot"
+        assert caps.snapshot_running or not caps.snapshot_memory, "snapshot_memory without snapshot_running"
 
     def test_create_data_matches_the_data_model(self, creature_api, tmp_path):
         """What create() returns has only the keys, of the types, the driver's data_model declares (a dry run: any host)."""
@@ -361,7 +335,7 @@ class DriverConformance(GuestConformance):
 
     def _states_agree(self, api, name: str, expected: str) -> None:
         """The driver's lean states function (if it registers one) says what the driver says, from the bare row."""
-        from creature.listing import Row
+        from creature.builtin.commands.listing import Row
 
         assert api.state(name).value == expected
         function = api.registry.entry(self.driver).states_function()
@@ -371,8 +345,23 @@ class DriverConformance(GuestConformance):
         lean = function([Row(*rows[0])])
         assert lean.get(name) == expected, f"the states function says {lean.get(name)!r}, the driver {expected!r}"
 
+    def test_details_need_no_driver_module(self, creature_api):
+        """A driver with details for `show` keeps them in its lean states module too (show of a stopped machine reads them there)."""
+        import importlib
+
+        from creature.drivers import Driver
+
+        entry = creature_api.registry.entry(self.driver)
+        if type(creature_api.driver(self.driver)).details is Driver.details:
+            pytest.skip(f"driver {self.driver} adds no details to `show`")
+        if (creature_api.home.root / "host.json").is_file():
+            pytest.skip("machines of another host are shown through its API (`--host`), never from a lean module")
+        assert entry.states, "a driver with details registers a states function whose module holds details(machine, home)"
+        module = importlib.import_module(entry.states.partition(":")[0])
+        assert callable(getattr(module, "details", None)), f"{module.__name__} has no details(machine, home_root)"
+
     def test_states_function_is_lean(self, creature_api):
-        """A registered states function imports neither pydantic nor the driver's module (creature.listing)."""
+        """A registered states function imports neither pydantic nor the driver's module (creature.builtin.commands.listing)."""
         entry = creature_api.registry.entry(self.driver)
         if entry.states is None:
             pytest.skip(f"driver {self.driver} registers no states function: `creature list` imports the driver")

@@ -53,7 +53,7 @@ def test_console_through_a_libvirt_stream(lv, creature_cli):
     def prompt():
         result = creature_cli("console", "con1", input="\n", timeout=30)
         return result.out if result.code == 0 and "con1 login:" in result.out else None
-    assert "con1 login:" in wait_until(prompt, 20, 0.5, "a login prompt on the console")
+    assert "con1 login:" in wait_until(prompt, 60, 0.5, "a login prompt on the console")
 
 
 def test_lifecycle_events_reach_plugins(lv):

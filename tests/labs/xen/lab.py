@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from cached_build import cached_build  # noqa: E402 (tests/labs, beside this lab)
+
 REPO = HERE.parents[2]
 CACHE = Path(os.environ.get("XEN_LAB_CACHE", "/var/cache/creature/xen-lab"))
 DISTRIBUTIONS = [REPO / "core", REPO / "plugins" / "creature-xen"]
@@ -90,16 +93,7 @@ class LabRun:
 
 def build_lab(log: Path) -> Path:
     """Run build-lab.sh (a no-op when the cache holds this lab) and return the lab folder."""
-    with open(log, "w") as err:
-        proc = subprocess.run(["bash", str(HERE / "build-lab.sh")], stdout=subprocess.PIPE, stderr=err,
-                              stdin=subprocess.DEVNULL, text=True, timeout=1200)
-    if proc.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-        raise LabError(f"build-lab.sh exited {proc.returncode}:\n{tail}")
-    lab = Path(proc.stdout.strip().splitlines()[-1])
-    if not (lab / "READY").is_file():
-        raise LabError(f"build-lab.sh printed {lab}, which is not a complete lab")
-    return lab
+    return cached_build(HERE / "build-lab.sh", log, LabError)
 
 
 def requirements() -> list[str]:

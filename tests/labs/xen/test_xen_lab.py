@@ -21,7 +21,8 @@ HERE = Path(__file__).resolve().parent
 HOST_TOOLS = ("qemu-system-x86_64", "debootstrap", "apt-get", "dpkg", "mkfs.ext4", "cpio", "modprobe", "depmod")
 # the DriverConformance tests and the lab's own race test: each must have passed in dom0
 EXPECTED = {"test_probe_gives_reasons", "test_capabilities_match_methods", "test_lifecycle_api", "test_lifecycle_cli",
-            "test_start_twice_and_kill", "test_running_console_restart_and_recreate"}
+            "test_start_twice_and_kill", "test_running_console_restart_and_recreate",
+            "test_snapshot_restores_the_stopped_disk"}
 # CI budget (issue 11): a cold build, the boot and the suite together
 TIMEOUT = float(os.environ.get("CREATURE_XEN_LAB_TIMEOUT", "1500"))
 

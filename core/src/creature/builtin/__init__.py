@@ -15,6 +15,8 @@ DEFAULT_PLUGINS = {
     "creature.builtin.remote.plugin": ("creature_add_commands", "creature_host_api", "creature_host_names"),
     "creature.builtin.doctor.plugin": ("creature_add_commands",),
     "creature.builtin.ssh.plugin": ("creature_add_commands",),
+    "creature.builtin.snapshots.plugin": ("creature_add_commands",),
+    "creature.builtin.cluster.plugin": ("creature_add_commands",),
 }
 
 # the root commands creature's own plugins add ("module:attribute"): the command line finds one by name without

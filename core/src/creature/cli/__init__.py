@@ -131,19 +131,12 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("creature: error: interrupted", err=True)
         code = 130
     except Exception as exc:  # an internal bug still gets one line; --debug shows where
-        import sqlite3
+        from creature.errors import error_line
 
         if _debug:
             import traceback
 
             traceback.print_exc()
-        if isinstance(exc, OSError) and exc.strerror:
-            # a full disk or a vanished folder is the host's trouble, not a bug: say what and where
-            where = f": {exc.filename}" if exc.filename else ""
-            click.echo(f"creature: error: {exc.strerror}{where}", err=True)
-        elif isinstance(exc, sqlite3.Error):
-            click.echo(f"creature: error: inventory: {exc} (see `creature doctor`)", err=True)
-        else:
-            click.echo(f"creature: error: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True)
+        click.echo(f"creature: error: {error_line(exc)}", err=True)
         code = 1
     sys.exit(code)

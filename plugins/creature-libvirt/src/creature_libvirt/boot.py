@@ -20,6 +20,7 @@ from creature.sdk import (
     base_entries,
     init_script,
     initramfs_key,
+    module_order,
     shared_cache,
     vmlinux_file,
     which,
@@ -49,21 +50,8 @@ def newest_kernel() -> tuple[str, Path]:
     return max(found)[1:]
 
 
-def _module_files(version: str) -> list[str]:
-    deps = {}
-    for line in Path(f"/lib/modules/{version}/modules.dep").read_text().splitlines():
-        path, _, rest = line.partition(":")
-        deps[Path(path).name.removesuffix(".ko").replace("-", "_")] = [*reversed(rest.split()), path]
-    order: list[str] = []
-    for name in MODULES:
-        if name not in deps:
-            raise CreatureError(f"kernel {version} has no module {name}")
-        order += [p for p in deps[name] if p not in order]
-    return order
-
-
 def _initramfs(version: str, busybox: Path) -> bytes:
-    files = _module_files(version)
+    files = module_order(Path(f"/lib/modules/{version}"), MODULES, f"kernel {version}")
     entries = base_entries(busybox, INIT) + [("modules", stat.S_IFDIR | 0o755, b""),
                                               ("modules.order", stat.S_IFREG | 0o644, "".join(Path(p).name + "\n" for p in files).encode())]
     entries += [(f"modules/{Path(p).name}", stat.S_IFREG | 0o644, Path(f"/lib/modules/{version}/{p}").read_bytes())

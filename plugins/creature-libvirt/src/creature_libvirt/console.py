@@ -15,6 +15,13 @@ DETACH = b"\x1d"  # Ctrl-]
 
 def attach(connection, domain, name: str) -> int:
     """Copy the terminal to the console stream and back until Ctrl-] (or the end of stdin in a pipe)."""
+    from creature_libvirt.connection import start_event_loop
+
+    # without libvirt's event loop, a remote connection reads the guest's output only while we send: once the
+    # guest writes on its own (a shell prompt after a login) nothing more would arrive
+    if start_event_loop():
+        connection.reopen()
+        domain = connection.domain(domain.UUIDString())
     stream = connection.call("newStream", 1)  # VIR_STREAM_NONBLOCK: polled below, no event loop needed
     connection.call("openConsole", None, stream, 0, target=domain)
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()

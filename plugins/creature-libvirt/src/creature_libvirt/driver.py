@@ -14,6 +14,7 @@ from creature.sdk import (
     Address,
     Capabilities,
     Check,
+    CopySnapshots,
     CreatureError,
     Driver,
     HostFacts,
@@ -53,6 +54,8 @@ class LibvirtData(MachineData, total=False):
 
 class LibvirtDriver(Driver):
     """Shared by both drivers: the URI, the connection, the lifecycle through libvirt's own calls."""
+
+    _undefine_flags = 0
 
     scheme: ClassVar[str]
     default_uri: ClassVar[str]
@@ -156,7 +159,8 @@ class LibvirtDriver(Driver):
             domain = self._domain(machine)
         except CreatureError:
             return  # already undefined (by hand, or by an earlier attempt)
-        self.connection.call("undefineFlags", 0, target=domain)  # direct kernel boot: no NVRAM to remove
+        # direct kernel boot: no NVRAM to remove
+        self.connection.call("undefineFlags", self._undefine_flags, target=domain)
 
     def addresses(self, machine: Machine) -> list[Address]:
         """Addresses from libvirt's own sources: its DHCP leases, then the guest agent, then the ARP table."""
@@ -223,9 +227,10 @@ class LibvirtQemuDriver(LibvirtDriver):
     priority = 25  # below lxc and uml: a host's default stays what it was before libvirt was installed
     mac_prefix = "52:54:00"
     data_model = LibvirtData
+    # snapshots through libvirt's snapshot API: internal qcow2 snapshots, a running domain's with its memory
     capabilities = Capabilities(console=True, exec=True, exec_channel="libvirt's guest agent API (qemu-ga, else creature's agent)",
                                 guest_access=True, remote=True, graceful_stop=True, autostart=True, cow_clone=True,
-                                networks=True, vm=True)
+                                networks=True, vm=True, snapshot=True, snapshot_running=True, snapshot_memory=True, export=True)
     description = "QEMU virtual machines through libvirt (qemu:///system or a remote URI)"
     scheme = "qemu"
     default_uri = "qemu:///system"
@@ -241,6 +246,37 @@ class LibvirtQemuDriver(LibvirtDriver):
         from creature_libvirt.guest_exec import AgentChannel
 
         return guest_exec(AgentChannel(self.connection, self._domain(machine), machine.name), argv)
+
+    _undefine_flags = 2  # VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA: the snapshots go with the domain (and its qcow2)
+
+    def snapshot_create(self, machine: Machine, snap: str, folder: Path, running: bool) -> dict:
+        """virDomainSnapshotCreateXML: of a running domain, disk and memory (a full system checkpoint); else the disk."""
+        from creature_libvirt.snapshots import create
+
+        return create(self.connection, self._domain(machine), machine.dir / "disk.qcow2", snap, running)
+
+    def snapshot_restore(self, machine: Machine, snap: str, folder: Path, memory: bool) -> None:
+        """virDomainRevertToSnapshot: a snapshot with memory leaves the domain running (libvirt starts it if needed)."""
+        domain = self._domain(machine)
+        self.connection.call("revertToSnapshot", self._snapshot(domain, snap), 0, target=domain)
+
+    def snapshot_remove(self, machine: Machine, snap: str, folder: Path) -> None:
+        domain = self._domain(machine)
+        if snap in self.snapshot_list(machine):
+            self.connection.call("delete", 0, target=self._snapshot(domain, snap))
+
+    def snapshot_list(self, machine: Machine) -> list[str]:
+        return [s.getName() for s in self.connection.call("listAllSnapshots", 0, target=self._domain(machine))]
+
+    def _snapshot(self, domain, snap: str):
+        return self.connection.call("snapshotLookupByName", snap, 0, target=domain)
+
+    def export_root(self, machine: Machine, scratch: Path) -> tuple[str, Path]:
+        """The domain's qcow2 with its backing image merged in (qemu-img convert), without its snapshots."""
+        flat = scratch / "disk.qcow2"
+        run([which("qemu-img") or "qemu-img", "convert", "-q", "-f", "qcow2", "-O", "qcow2", str(machine.dir / "disk.qcow2"),
+             str(flat)], timeout=3600)
+        return "qcow2", flat
 
     def probe(self, host: HostFacts) -> Probe:
         checks, conn = self._libvirt_checks()
@@ -293,20 +329,28 @@ class LibvirtQemuDriver(LibvirtDriver):
         return {"uuid": uuid, "uri": self.uri, "clone": "qcow2"}
 
 
-class LibvirtLxcDriver(LibvirtDriver):
+class LibvirtLxcDriver(CopySnapshots, LibvirtDriver):
     """System containers as libvirt LXC domains, on a copy of the template's root filesystem."""
 
     name = "libvirt-lxc"
     priority = 15
     mac_prefix = "00:16:3e"
     data_model = LibvirtData
+    # libvirt's LXC driver has no snapshot API: snapshots are copies of the container's rootfs, taken while it is
+    # stopped (libvirt's LXC freezer suspend is not used: see docs/snapshots.md)
     capabilities = Capabilities(console=True, exec=True, exec_channel="the container's namespaces (libvirt's lxcOpenNamespace)",
                                 guest_access=True, cloud_init=True, remote=True, graceful_stop=True, autostart=True,
-                                cow_clone=False, networks=True)
+                                cow_clone=False, networks=True, snapshot=True, export=True)
     description = "LXC containers through libvirt (lxc:///system or a remote URI)"
     scheme = "lxc"
     default_uri = "lxc:///system"
     uri_env = "CREATURE_LIBVIRT_LXC_URI"
+
+    def snapshot_paths(self, machine: Machine) -> list[Path]:
+        return [machine.dir / "rootfs"]
+
+    def export_root(self, machine: Machine, scratch: Path) -> tuple[str, Path]:
+        return "rootfs", machine.dir / "rootfs"
 
     def _ask_shutdown(self, machine: Machine, domain) -> None:
         # libvirt's own LXC shutdown sends SIGTERM, which a busybox init takes as "reboot" (and libvirt

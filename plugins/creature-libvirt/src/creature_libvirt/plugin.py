@@ -6,5 +6,5 @@ from creature.sdk import hookimpl
 @hookimpl
 def creature_register_drivers(register):
     # by name: neither the driver module nor libvirt is imported unless a libvirt driver is used
-    register("creature_libvirt.driver:LibvirtQemuDriver", name="libvirt-qemu")
-    register("creature_libvirt.driver:LibvirtLxcDriver", name="libvirt-lxc")
+    register("creature_libvirt.driver:LibvirtQemuDriver", name="libvirt-qemu", states="creature_libvirt.states:states")
+    register("creature_libvirt.driver:LibvirtLxcDriver", name="libvirt-lxc", states="creature_libvirt.states:states")

@@ -6,12 +6,14 @@ import json
 import math
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from creature.sdk import (
     Capabilities,
     Check,
     CommandFailed,
+    CopySnapshots,
     CreatureError,
     Driver,
     HostFacts,
@@ -24,6 +26,7 @@ from creature.sdk import (
     Template,
     bridge_for,
     guest_nics,
+    known_tools,
     netns_argv,
     run,
     which,
@@ -87,15 +90,17 @@ class LxcData(MachineData, total=False):
     pass  # the core's keys (clone) are all it keeps
 
 
-class LxcDriver(Driver):
+class LxcDriver(CopySnapshots, Driver):
     """LXC system containers through the lxc-* tools, each under the creature home's lxcpath."""
 
     name = "lxc"
     priority = 50
     mac_prefix = "00:16:3e"
     data_model = LxcData
-    capabilities = Capabilities(console=True, exec=True, exec_channel="lxc-attach", guest_access=True, cloud_init=True, cow_clone=True,
-                                graceful_stop=True, autostart=True, networks=True)
+    # snapshots: copies of the overlay's upper folder (or the copied rootfs); a running container is frozen meanwhile
+    capabilities = Capabilities(console=True, exec=True, exec_channel="lxc-attach", guest_access=True, cloud_init=True,
+                                cow_clone=True, graceful_stop=True, autostart=True, networks=True,
+                                snapshot=True, snapshot_running=True, export=True)
     description = "LXC system containers (lxc-* tools)"
 
     @property
@@ -103,7 +108,7 @@ class LxcDriver(Driver):
         return str(self.home.machines)
 
     def _argv(self, tool: str, machine: Machine, *args: str) -> list[str]:
-        path = which(tool)
+        path = known_tools("lxc", TOOLS, ("--version",))["paths"].get(tool) if tool in TOOLS else which(tool)
         if path is None:
             raise CreatureError(f"{tool} is not installed (Debian package lxc)")
         return [*self._netns(machine, tool), path, "-P", self.lxcpath, "-n", machine.name, *args]
@@ -118,12 +123,13 @@ class LxcDriver(Driver):
 
     def probe(self, host: HostFacts) -> Probe:
         checks = []
-        missing = [t for t in TOOLS if which(t) is None]
+        # remembered until a tool changes: `lxc-start --version` at every command cost more than the command
+        found = known_tools("lxc", TOOLS, ("--version",))
+        missing = [t for t in TOOLS if found["paths"].get(t) is None]
         if missing:
             checks.append(Check(name="tools", ok=False, reason=f"{', '.join(missing)} not found (install the Debian package lxc)"))
         else:
-            version = run([which("lxc-start"), "--version"], check=False).stdout.strip()
-            checks.append(Check(name="tools", ok=True, reason=f"lxc-* tools {version} found"))
+            checks.append(Check(name="tools", ok=True, reason=f"lxc-* tools {found['version']} found"))
         checks.append(Check(name="root", ok=host.is_root,
                             reason="running as root (privileged containers)" if host.is_root
                             else "creature-lxc runs privileged containers and needs root"))
@@ -228,6 +234,27 @@ class LxcDriver(Driver):
         if action == "destroy":
             return []  # nothing outside the machine's folder, which the core removes
         raise NotImplementedError(action)
+
+    def _root(self, machine: Machine) -> Path:
+        """What the container changed: the overlay's upper folder, or the whole rootfs of a copied clone."""
+        return machine.dir / ("delta" if machine.data.get("clone", "overlayfs") == "overlayfs" else "rootfs")
+
+    def snapshot_paths(self, machine: Machine) -> list[Path]:
+        return [self._root(machine)]
+
+    @contextmanager
+    def snapshot_frozen(self, machine: Machine):
+        """lxc-freeze (the freezer cgroup) for the copy, lxc-unfreeze after it, whatever happened."""
+        run(self._argv("lxc-freeze", machine), timeout=60)
+        try:
+            yield
+        finally:
+            run(self._argv("lxc-unfreeze", machine), timeout=60)
+
+    def export_root(self, machine: Machine, scratch: Path) -> tuple[str, Path]:
+        """The overlay's upper folder (merged over the template by the caller), or the copied rootfs."""
+        root = self._root(machine)
+        return ("overlay" if root.name == "delta" else "rootfs"), root
 
     def exec(self, machine: Machine, argv: list[str]) -> int:
         full = self._argv("lxc-attach", machine, "--clear-env", "-v", f"PATH={GUEST_PATH}", "-v", "TERM=xterm", "--", *argv)

@@ -30,7 +30,7 @@ from creature.sdk import (
     write_private,
 )
 
-from creature_qemu import qmp, states
+from creature_qemu import qmp, snapshots, states
 from creature_qemu.command import QEMU, Boot, Paths, kernel_append, nic_args, qemu_argv
 
 PRESS_INTERVAL = 1.0
@@ -88,9 +88,10 @@ class QemuDriver(Driver):
     priority = 10
     mac_prefix = "52:54:00"
     data_model = QemuData
+    # snapshots live inside the machine's qcow2 (internal snapshots); a running one includes memory (savevm)
     capabilities = Capabilities(console=True, exec=True, exec_channel="guest agent on a virtio-serial port (qemu-ga, else creature's)",
                                 guest_access=True, cloud_init=True, graceful_stop=True, autostart=True, cow_clone=True, vm=True,
-                                networks=True)
+                                networks=True, snapshot=True, snapshot_running=True, snapshot_memory=True, export=True)
     description = "QEMU virtual machines, software emulation (TCG)"
     accel = "tcg"
 
@@ -173,7 +174,11 @@ class QemuDriver(Driver):
         qemu = which(QEMU)
         if qemu is None:
             raise CreatureError(f"{QEMU} not found (install the Debian package qemu-system-x86)")
-        return qemu_argv(qemu, machine, self.accel, self.boot(machine, build), seed_of(machine), sdk.machine_netns(self.home, machine))
+        argv = qemu_argv(qemu, machine, self.accel, self.boot(machine, build), seed_of(machine), sdk.machine_netns(self.home, machine))
+        resume = machine.dir / snapshots.LOADVM
+        if resume.exists():  # a restore of a snapshot with memory: this start runs on from its saved moment
+            argv[argv.index("-daemonize"):argv.index("-daemonize")] = ["-loadvm", resume.read_text().strip()]
+        return argv
 
     def plan(self, machine: Machine, action: str) -> list[list[str]]:
         paths = Paths(machine.dir)
@@ -289,6 +294,33 @@ class QemuDriver(Driver):
         # a QEMU that crashed or was killed from outside leaves its taps: the machine's end removes them
         if self.state(machine) not in (State.RUNNING, State.PAUSED):
             self.unplug_nics(machine)
+
+    def snapshot_create(self, machine: Machine, snap: str, folder: Path, running: bool) -> dict:
+        return snapshots.save(machine, snap, running)
+
+    def snapshot_restore(self, machine: Machine, snap: str, folder: Path, memory: bool) -> None:
+        if self.state(machine) in (State.RUNNING, State.PAUSED):
+            snapshots.load(machine, snap, running=True)
+            return
+        if not memory:
+            snapshots.load(machine, snap, running=False)
+            return
+        # QEMU loads a snapshot's memory only into a running machine: start it from there (-loadvm reverts the disk too)
+        resume = machine.dir / snapshots.LOADVM
+        write_private(resume, snap)
+        try:
+            self.start(machine)
+        finally:
+            resume.unlink(missing_ok=True)
+
+    def snapshot_remove(self, machine: Machine, snap: str, folder: Path) -> None:
+        snapshots.delete(machine, snap, running=self.state(machine) in (State.RUNNING, State.PAUSED))
+
+    def snapshot_list(self, machine: Machine) -> list[str]:
+        return snapshots.names(machine)
+
+    def export_root(self, machine: Machine, scratch: Path) -> tuple[str, Path]:
+        return "qcow2", snapshots.flatten(Paths(machine.dir).disk, scratch)
 
     def console(self, machine: Machine) -> int:
         from creature_qemu.console import attach

@@ -8,11 +8,11 @@ from pathlib import Path
 from creature.sdk import (
     ACPI_HANDOVER,
     ACPI_WORD,
-    CreatureError,
     base_entries,
     host_busybox,
     init_script,
     initramfs_key,
+    module_order,
     write_atomic,
 )
 from creature.sdk import cpio_archive as cpio
@@ -35,26 +35,9 @@ _WORDS = ACPI_WORD + """\
 INIT = init_script("/dev/vda", prelude=_PRELUDE, words=_WORDS, before_mount="load base\n", before_handover=ACPI_HANDOVER)
 
 
-def _dependencies(kernel: HostKernel) -> dict[str, list[str]]:
-    """modules.dep as {name: [relative paths, module last, in load order]}."""
-    deps = {}
-    for line in (kernel.modules / "modules.dep").read_text().splitlines():
-        path, _, rest = line.partition(":")
-        name = Path(path).name.removesuffix(".ko").replace("-", "_")
-        # modules.dep lists every transitive dependency; loading them last-first satisfies each in turn
-        deps[name] = [*reversed(rest.split()), path]
-    return deps
-
-
 def load_order(kernel: HostKernel, names: tuple[str, ...]) -> list[str]:
     """The module files (relative to the modules folder) to insmod, dependencies first, each once."""
-    deps = _dependencies(kernel)
-    order: list[str] = []
-    for name in names:
-        if name not in deps:
-            raise CreatureError(f"kernel {kernel.version} has no module {name} (is it built in, or is linux-image incomplete?)")
-        order += [p for p in deps[name] if p not in order]
-    return order
+    return module_order(kernel.modules, names, f"kernel {kernel.version}")
 
 
 def archive(kernel: HostKernel, busybox: Path) -> bytes:

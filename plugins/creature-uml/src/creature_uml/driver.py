@@ -14,6 +14,7 @@ from creature.sdk import (
     HANDOVER,
     Capabilities,
     Check,
+    CopySnapshots,
     CreatureError,
     Driver,
     HostFacts,
@@ -73,15 +74,18 @@ class UmlData(MachineData, total=False):
     initramfs: bool
 
 
-class UmlDriver(Driver):
+class UmlDriver(CopySnapshots, Driver):
     """User Mode Linux: the guest kernel is an ordinary host process, its disk a UML COW file over the template image."""
 
     name = "uml"
     priority = 30
     mac_prefix = "fe:fd:00"  # UML's own locally administered prefix
     data_model = UmlData
+    # snapshots: copies of the machine's COW file (its backing image is the template's, never written); a running
+    # guest's dirty pages are in its own kernel (mconsole `stop` would give a pulled-plug copy), so running is refused
     capabilities = Capabilities(console=True, exec=True, exec_channel="creature's agent on a serial line (ttyS1 on two FIFOs)",
-                                guest_access=True, cow_clone=True, graceful_stop=True, autostart=True, vm=True, networks=True)
+                                guest_access=True, cow_clone=True, graceful_stop=True, autostart=True, vm=True, networks=True,
+                                snapshot=True, export=True)
     description = "User Mode Linux (linux.uml: a fetched newer kernel, or the Debian package user-mode-linux)"
 
     def __init__(self, home):
@@ -135,17 +139,8 @@ class UmlDriver(Driver):
         return kernel, judged.release
 
     def details(self, machine: Machine) -> dict[str, str]:
-        """The UML kernel: the one the running machine booted, else the one its next start would use."""
-        booted = states.run_kernel(machine)
-        if booted and self.state(machine) == State.RUNNING:
-            return {"kernel": booted}
-        try:
-            kernel, judged, _ = self._kernel()
-        except CreatureError as exc:
-            return {"kernel": f"none: {exc}"}
-        if kernel is None or not judged.ok:
-            return {"kernel": "none works here (see `creature host check`)"}
-        return {"kernel": f"{kernel.path} (UML {judged.release}; {kernel.origin}); used at the next start"}
+        """The UML kernel a machine booted or will boot (creature_uml.states.details, which `show` also calls alone)."""
+        return states.details(machine, self.home.root)
 
     def create(self, machine: Machine, template: Template, staging: Path) -> dict:
         command.check_socket_path(machine)
@@ -389,6 +384,18 @@ class UmlDriver(Driver):
         kill = command.kill_argv(pgid)
         unplug = sdk.taps_plan(self.home, machine, "remove")
         return [self._mconsole_argv(machine, "cad"), kill, *unplug] if action == "stop" else [kill, *unplug]
+
+    def snapshot_paths(self, machine: Machine) -> list[Path]:
+        return [command.cow_file(machine)]
+
+    def export_root(self, machine: Machine, scratch: Path) -> tuple[str, Path]:
+        """The COW file merged with its backing image (uml_moo), as a compact qcow2."""
+        merged, flat = scratch / "disk.raw", scratch / "disk.qcow2"
+        run([command.tool("uml_moo", "uml-utilities"), str(command.cow_file(machine)), str(merged)], timeout=3600)
+        run([command.tool("qemu-img", "qemu-utils"), "convert", "-q", "-f", "raw", "-O", "qcow2", str(merged), str(flat)],
+            timeout=3600)
+        merged.unlink()
+        return "qcow2", flat
 
     def console_device(self, machine: Machine, timeout: float = BOOT_TIMEOUT) -> str:
         """The host pty of the guest's tty1, as UML reports it over mconsole once the guest has opened the line."""

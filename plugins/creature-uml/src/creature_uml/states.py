@@ -34,3 +34,22 @@ def run_kernel(machine) -> str | None:
         return json.loads((machine.dir / "run.json").read_text()).get("kernel")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def details(machine, home_root) -> dict[str, str]:
+    """The UML kernel: the one the running machine booted, else the one its next start would use (`creature show`)."""
+    from creature.sdk import CreatureError, Home
+
+    from creature_uml import kernels
+
+    record, _ = run_info(machine)
+    booted = run_kernel(machine)
+    if booted and record is not None and record.alive():
+        return {"kernel": booted}
+    try:
+        kernel, judged, _ = kernels.choose(Home(home_root))
+    except CreatureError as exc:
+        return {"kernel": f"none: {exc}"}
+    if kernel is None or not judged.ok:
+        return {"kernel": "none works here (see `creature host check`)"}
+    return {"kernel": f"{kernel.path} (UML {judged.release}; {kernel.origin}); used at the next start"}

@@ -12,6 +12,7 @@ from creature.sdk import (
     Capabilities,
     Check,
     CommandFailed,
+    CopySnapshots,
     CreatureError,
     Driver,
     HostFacts,
@@ -87,14 +88,16 @@ class XenData(MachineData, total=False):
     ramdisk: str
 
 
-class XenDriver(Driver):
+class XenDriver(CopySnapshots, Driver):
     """Xen PV guests through the xl toolstack, from a dom0."""
 
     name = "xen"
     priority = 40
     mac_prefix = "00:16:3e"
     data_model = XenData
-    capabilities = Capabilities(console=True, graceful_stop=True, autostart=True, vm=True)
+    # snapshots: copies of the stopped domain's raw disk (xl has no snapshot command; a running PV guest's disk
+    # is not copied consistently without pausing it, untested here: refused)
+    capabilities = Capabilities(console=True, graceful_stop=True, autostart=True, vm=True, snapshot=True)
     description = "Xen PV guests (xl toolstack, run from dom0)"
 
     # commands
@@ -235,6 +238,9 @@ class XenDriver(Driver):
         proc = self._xl("destroy", machine.name, timeout=60, check=False)
         if not self._wait_gone(machine, TEARDOWN_TIMEOUT):
             raise XlFailed(proc.args, proc.returncode, proc.stderr or f"domain {machine.name} still exists after xl destroy")
+
+    def snapshot_paths(self, machine: Machine) -> list[Path]:
+        return [machine.dir / "disk.img"]
 
     def destroy(self, machine: Machine) -> None:
         # a domain still shutting down holds the disk through a loop device: wait until Xen let go of it

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
+from creature.builtin.commands.actions import each, targets
+from creature.builtin.commands.listing import COLUMNS as LIST_COLUMNS
 from creature.cli import FORMAT, api
 from creature.errors import CreatureError, InputError
-from creature.listing import COLUMNS as LIST_COLUMNS
 
 
 def nics_from(networks: tuple[str, ...], macs: tuple[str, ...], ips: tuple[str, ...]) -> list[dict] | None:
@@ -54,7 +55,7 @@ def _print_plan(plan: dict) -> None:
             click.echo(shlex.join(argv))
 
 
-def _plan_each(creature, names: list[str], action: str) -> int:
+def _planeach(creature, names: list[str], action: str) -> int:
     import shlex
 
     for n in names:
@@ -108,14 +109,19 @@ def autostart_options(f):
               help="cloud-init meta-data (a YAML mapping) for the seed; instance-id and local-hostname default to creature's.")
 @click.option("--cloud-init-network-config", "network_config", type=click.Path(dir_okay=False, path_type=Path),
               help="cloud-init network-config (version 1 or 2 YAML) for the seed.")
+@click.option("--node", help="Cluster node to place it on (default: the cluster's allocator chooses).")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Driver option (repeatable), like disk_size=2G for ganeti.")
 @_dry_run_option
 @nic_options
 @click.pass_context
 def create(ctx, name, file, driver, template, cpus, memory, autostart, order, delay, ssh_key, root_password, cloud_init,
-           meta_data, network_config, dry_run, nics):
+           meta_data, network_config, node, options, dry_run, nics):
     """Create machine NAME from a template."""
+    from creature.builtin.commands.options import key_values
+
     data = _spec_from(file, name, {"driver": driver, "template": template, "cpus": cpus, "memory": memory, "autostart": autostart,
-                                   "autostart_order": order, "autostart_delay": delay, "nics": nics})
+                                   "autostart_order": order, "autostart_delay": delay, "nics": nics, "node": node,
+                                   "options": key_values(options) or None})
     if "template" not in data:
         raise InputError("a machine needs a template: --template NAME (see `creature template list`)")
     from creature.builtin.guest.adjust import Access
@@ -144,21 +150,28 @@ def list_(ctx, driver, state, fmt, all_hosts):
         rows, warnings = _all_hosts(ctx, driver=driver, state=state)
         for warning in warnings:
             click.echo(f"creature: warning: {warning}", err=True)
-        emit(rows, ["host", *LIST_COLUMNS], fmt)
+        emit(rows, ["host", *_with_node(LIST_COLUMNS, rows)], fmt)
         return
     root = ctx.find_root().obj
     if root.get("host") in (None, "local"):
+        from creature.builtin.commands.listing import list_rows
         from creature.home import Home
-        from creature.listing import quick_rows
-        from creature.plugins import get_plugins
 
-        rows = quick_rows(Home(root.get("home")).root, get_plugins(), driver=driver, state=state)
-        if rows is not None:
-            emit(rows, LIST_COLUMNS, fmt)
-            return
-    from creature.listing import info_row
+        emit(list_rows(Home(root.get("home")).root, driver=driver, state=state), LIST_COLUMNS, fmt)
+        return
+    from creature.builtin.commands.listing import info_row
 
-    emit([info_row(i) for i in api(ctx).list_machines(driver=driver, state=state)], LIST_COLUMNS, fmt)
+    rows = [info_row(i) | {"node": i.node} for i in api(ctx).list_machines(driver=driver, state=state)]
+    columns = _with_node(LIST_COLUMNS, rows)
+    emit([{c: r[c] for c in columns} for r in rows], columns, fmt)
+
+
+def _with_node(columns: list[str], rows: list[dict]) -> list[str]:
+    """columns with "node" after "state" where a row has one (machines on a cluster): other listings stay as they were."""
+    if not any(r.get("node") for r in rows):
+        return columns
+    at = columns.index("state") + 1
+    return [*columns[:at], "node", *columns[at:]]
 
 
 @click.command()
@@ -167,48 +180,15 @@ def list_(ctx, driver, state, fmt, all_hosts):
 @click.pass_context
 def show(ctx, name, fmt):
     """Everything about one machine."""
-    import json
+    from creature.builtin.commands.listing import show_data, show_text
 
-    info = api(ctx).info(name)
-    data = info.to_dict()
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2))
+    root = ctx.find_root().obj
+    if root.get("host") in (None, "local"):
+        from creature.home import Home
+
+        click.echo(show_text(show_data(Home(root.get("home")).root, name), fmt))
         return
-    for key, value in data.items():
-        if key == "details":
-            for detail, text in value.items():
-                click.echo(f"{detail + ':':<11} {text}")
-            continue
-        if key in ("addresses", "nics"):
-            value = [" ".join(str(v) for v in item.values() if v is not None) for item in value]
-        if isinstance(value, list):
-            value = ", ".join(str(v) for v in value) or "-"
-        click.echo(f"{key + ':':<11} {value if value not in (None, '') else '-'}")
-
-
-def _targets(creature, names: tuple[str, ...], all_: bool, want: set[str]) -> list[str]:
-    if names and all_:
-        raise InputError("give machine names or --all, not both")
-    if not names and not all_:
-        raise InputError("name at least one machine, or --all")
-    if all_:
-        return [i.name for i in creature.list_machines() if i.state.value in want]
-    for n in names:
-        creature.machine(n)  # every name must exist before anything is done
-    return list(names)
-
-
-def _each(names: list[str], action) -> int:
-    code = 0
-    for n in names:
-        try:
-            action(n)
-        except CreatureError as exc:
-            if len(names) == 1:
-                raise
-            click.echo(f"creature: error: {exc}", err=True)
-            code = max(code, exc.exit_code)
-    return code
+    click.echo(show_text(api(ctx).info(name).to_dict(), fmt))
 
 
 @click.command()
@@ -220,8 +200,8 @@ def start(ctx, names, all_, dry_run):
     """Start machines."""
     creature = api(ctx)
     if dry_run:
-        return _plan_each(creature, _targets(creature, names, all_, {"stopped", "crashed"}), "start")
-    return _each(_targets(creature, names, all_, {"stopped", "crashed"}), creature.start)
+        return _planeach(creature, targets(creature, names, all_, {"stopped", "crashed"}), "start")
+    return each(targets(creature, names, all_, {"stopped", "crashed"}), creature.start)
 
 
 def _timeout_option(f):
@@ -239,12 +219,12 @@ def stop(ctx, names, all_, timeout, dry_run):
     """Stop machines gracefully, forcing them after the timeout."""
     creature = api(ctx)
     if dry_run:
-        return _plan_each(creature, _targets(creature, names, all_, {"running", "paused"}), "stop")
+        return _planeach(creature, targets(creature, names, all_, {"running", "paused"}), "stop")
 
     def one(n):
         if creature.stop(n, timeout).forced:
             click.echo(f"machine {n} did not shut down within {timeout:g} s and was forced off", err=True)
-    return _each(_targets(creature, names, all_, {"running", "paused"}), one)
+    return each(targets(creature, names, all_, {"running", "paused"}), one)
 
 
 @click.command()
@@ -255,7 +235,7 @@ def stop(ctx, names, all_, timeout, dry_run):
 def restart(ctx, names, all_, timeout):
     """Stop then start machines."""
     creature = api(ctx)
-    return _each(_targets(creature, names, all_, {"running", "paused"}), lambda n: creature.restart(n, timeout))
+    return each(targets(creature, names, all_, {"running", "paused"}), lambda n: creature.restart(n, timeout))
 
 
 @click.command()
@@ -267,8 +247,8 @@ def kill(ctx, names, all_, dry_run):
     """End machines at once."""
     creature = api(ctx)
     if dry_run:
-        return _plan_each(creature, _targets(creature, names, all_, {"running", "paused"}), "kill")
-    return _each(_targets(creature, names, all_, {"running", "paused"}), creature.kill)
+        return _planeach(creature, targets(creature, names, all_, {"running", "paused"}), "kill")
+    return each(targets(creature, names, all_, {"running", "paused"}), creature.kill)
 
 
 @click.command()
@@ -279,10 +259,10 @@ def kill(ctx, names, all_, dry_run):
 def destroy(ctx, names, force, dry_run):
     """Remove machines and their files (no --all: name each one)."""
     creature = api(ctx)
-    names = _targets(creature, tuple(dict.fromkeys(names)), False, set())  # a mistyped name destroys nothing
+    names = targets(creature, tuple(dict.fromkeys(names)), False, set())  # a mistyped name destroys nothing
     if dry_run:
-        return _plan_each(creature, names, "destroy")
-    return _each(names, lambda n: creature.destroy(n, force=force))
+        return _planeach(creature, names, "destroy")
+    return each(names, lambda n: creature.destroy(n, force=force))
 
 
 @click.command("exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from creature.cli import FORMAT, api
-from creature.errors import InputError
 
 
 @click.group()
@@ -45,12 +44,9 @@ def method_flags() -> list[click.Option]:
 @click.pass_context
 def template_build(ctx, name, method, options, **flags):
     """Build template NAME with a bootstrap method (its options: the flags below, or --option KEY=VALUE)."""
-    parsed = {}
-    for item in options:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"--option wants KEY=VALUE, got {item!r}")
-        parsed[key] = value
+    from creature.builtin.commands.options import key_values
+
+    parsed = key_values(options)
     parsed.update({k.removeprefix("method_"): v for k, v in flags.items() if v is not None})
     t = api(ctx).templates.build(name, method, parsed)
     cache = f", cache: {t.meta.cache_hit}" if t.meta.cache_hit else ""

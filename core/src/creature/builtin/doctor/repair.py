@@ -48,8 +48,8 @@ def find_leftovers(api, fix: bool = False) -> list[dict]:
     for entry in sorted(home.staging.iterdir()):
         kind, _, rest = entry.name.partition(".")
         name, _, pid = rest.rpartition(".")
-        if kind in ("machine", "template") and home.is_locked(kind, name):
-            continue  # being created right now
+        if kind in ("machine", "template", "export", "import") and home.is_locked("template" if kind == "template" else "machine", name):
+            continue  # being made right now
         problems.append({"kind": "staging", "path": str(entry), "problem": f"left by an interrupted {kind} build of {name!r}"})
         if fix:
             remove_tree(entry)
@@ -68,6 +68,9 @@ def find_leftovers(api, fix: bool = False) -> list[dict]:
             problems.append({"kind": "orphan", "path": str(entry), "problem": "template folder with no inventory entry"})
             if fix:
                 remove_tree(entry)
+    from creature.builtin.snapshots.snapshots import Snapshots
+
+    problems += Snapshots(api).leftovers(fix)
     for p in problems:
         p["fixed"] = fix and p["kind"] != "missing-files"
     return problems

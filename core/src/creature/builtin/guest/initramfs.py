@@ -200,6 +200,21 @@ def initramfs_key(*parts: bytes) -> str:
     return hashlib.sha256(AGENT_SCRIPT.encode() + b"".join(parts)).hexdigest()[:12]
 
 
+def module_order(modules: Path, names: tuple[str, ...], kernel: str) -> list[str]:
+    """The files (relative to the kernel's modules folder) to insmod for names, dependencies first, each once."""
+    deps = {}
+    for line in (modules / "modules.dep").read_text().splitlines():
+        path, _, rest = line.partition(":")
+        # modules.dep lists every transitive dependency; loading them last-first satisfies each in turn
+        deps[Path(path).name.removesuffix(".ko").replace("-", "_")] = [*reversed(rest.split()), path]
+    order: list[str] = []
+    for name in names:
+        if name not in deps:
+            raise CreatureError(f"{kernel} has no module {name} (is it built in, or is linux-image incomplete?)")
+        order += [p for p in deps[name] if p not in order]
+    return order
+
+
 def host_busybox() -> Path:
     """The host's static busybox (Debian package busybox-static): the initramfs's only program."""
     found = which("busybox")

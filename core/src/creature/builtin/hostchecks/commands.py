@@ -19,7 +19,11 @@ def host_check(ctx, fmt):
     report = HostReport()
     creature.plugins.hook.creature_check_host(report=report)
     drivers = {}
+    # on another host only the drivers that reach it are asked
+    reach = creature.remote_drivers() if ctx.find_root().obj.get("host") not in (None, "local") else None
     for name, entry in creature.registry:
+        if reach is not None and name not in reach:
+            continue
         probe = creature.probe(name)
         drivers[name] = {"usable": probe.usable, "distribution": entry.distribution, "priority": entry.cls.priority,
                          "checks": [c.to_dict() for c in probe.checks]}

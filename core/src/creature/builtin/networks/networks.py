@@ -96,10 +96,11 @@ class NetworkStatus:
 
     bridge: bool
     dnsmasq: int | None
+    remote: bool = False  # an external bridge of a remote host: it is there, not here
 
     def state(self, network: Network) -> str:
         if network.external:
-            return "external" if self.bridge else "missing"
+            return "remote" if self.remote else "external" if self.bridge else "missing"
         up = self.bridge and (self.dnsmasq is not None or not network.dhcp)
         return "up" if up else ("partial" if self.bridge or self.dnsmasq else "down")
 
@@ -132,7 +133,13 @@ class Networks:
         record = self.dnsmasq(network).running() if not network.external else None
         return netns.enter_argv(record.pid) if record else []
 
+    def remote(self) -> bool:
+        """Whether this is a remote host's home (creature.builtin.remote): its external bridges are on that host, not here."""
+        return (self.home.root / "host.json").is_file()
+
     def status(self, network: Network) -> NetworkStatus:
+        if network.external and self.remote():
+            return NetworkStatus(bridge=False, dnsmasq=None, remote=True)
         record = self.dnsmasq(network).running() if network.dhcp else None
         found = links(netns.enter_argv(record.pid) if record else [])
         return NetworkStatus(bridge=found.get(network.bridge) == "bridge", dnsmasq=record.pid if record else None)
@@ -152,7 +159,7 @@ class Networks:
             present = links()
             folder = self.folder(name)
             if network.external:
-                if present.get(network.bridge) != "bridge":
+                if present.get(network.bridge) != "bridge" and not self.remote():
                     what = "does not exist" if network.bridge not in present else f"is not a bridge ({present[network.bridge] or 'plain'} interface)"
                     raise InputError(f"external bridge {network.bridge} {what}")
                 folder.mkdir(mode=0o700, exist_ok=True)
@@ -196,7 +203,7 @@ class Networks:
         """Make the bridge, its address and dnsmasq exist (idempotent: what is there already is kept)."""
         network = self.get(name)
         if network.external:
-            if links().get(network.bridge) != "bridge":
+            if not self.remote() and links().get(network.bridge) != "bridge":
                 raise CreatureError(f"external bridge {network.bridge} of network {name!r} does not exist")
             return network
         with self.home.lock("network", name):
@@ -281,9 +288,19 @@ class Networks:
 
     def _reserve(self, network: Network, mac: str, wanted: str | None, taken: set[str]) -> str | None:
         if network.external:
-            if wanted is not None:
+            if wanted is None:
+                return None
+            if not self.remote():
                 raise InputError(f"--ip cannot be reserved on network {network.name!r}: it is external, its DHCP is elsewhere")
-            return None
+            # on a remote host the address goes to its hypervisor's manager (a Ganeti NIC's ip): unique, nothing reserved here
+            try:
+                ip = str(ipaddress.IPv4Address(wanted))
+            except ValueError:
+                raise InputError(f"invalid address {wanted!r}: not an IPv4 address") from None
+            owner = next((n["machine"] for n in self.inventory.nics(network.name) if n["ip"] == ip), None)
+            if owner is not None or ip in taken:
+                raise InputError(f"address {ip} on network {network.name!r} is already given to machine {owner or '(this one)'!r}")
+            return ip
         if not network.dhcp and wanted is None:
             return None  # nobody serves addresses there: the guest's own configuration decides
         subnet = ipaddress.ip_network(network.subnet)

@@ -84,3 +84,75 @@ def quick_rows(home_root: Path, plugins, driver: str | None = None, state: str |
                 shown.append(row.show(found))
     shown.sort(key=lambda r: r["name"])
     return [r for r in shown if state is None or r["state"] == state]
+
+
+def quick_info(home_root: Path, plugins, name: str) -> dict | None:
+    """What `show` prints of a machine that does not run, from its row, its driver's states function and, if that
+    module has one, its details function (machine, home root) -> dict; None when the API must answer."""
+    import sys
+
+    from creature.inventory import Inventory
+
+    path = home_root / "inventory.sqlite"
+    found = Inventory(path)._query("SELECT name, driver, spec, data, dir, created FROM machines WHERE name = ?",
+                                   (name,)) if path.exists() else []
+    registry = plugins.registry()
+    if not found or Row(*found[0][:5]).driver not in registry:
+        return None  # the API says what is wrong
+    row, created = Row(*found[0][:5]), found[0][5]
+    function = registry.entry(row.driver).states_function()
+    try:
+        state = State(function([row]).get(row.name, State.UNKNOWN)) if function else None
+    except CreatureError:
+        return None
+    if state is None or state in ADDRESSED:
+        return None  # a running machine's addresses come from the API
+    details = getattr(sys.modules[function.__module__], "details", None)
+    spec = row.spec
+    return {**row.show(state), "addresses": [], "nics": [{"network": n.get("network"), "mac": n.get("mac"), "ip": n.get("ip")}
+                                                          for n in spec.get("nics", [])],
+            "clone": row.data.get("clone"), "dir": str(row.dir), "created": created, "note": None,
+            "details": details(row, home_root) if details else {}}
+
+
+def list_rows(home_root: Path, driver: str | None = None, state: str | None = None) -> list[dict]:
+    """`list`'s rows of this host: the quick way when it can answer, else the full listing."""
+    from creature.plugins import get_plugins
+
+    plugins = get_plugins()
+    rows = quick_rows(home_root, plugins, driver=driver, state=state)
+    if rows is not None:
+        return rows
+    from creature.api import Creature
+
+    return [info_row(i) for i in Creature(home_root, plugins).list_machines(driver=driver, state=state)]
+
+
+def show_data(home_root: Path, name: str) -> dict:
+    """What `show` prints of a machine of this host: the quick way when it can answer, else through the API."""
+    from creature.plugins import get_plugins
+
+    plugins = get_plugins()
+    found = quick_info(home_root, plugins, name)
+    if found is not None:
+        return found
+    from creature.api import Creature
+
+    return Creature(home_root, plugins).info(name).to_dict()
+
+
+def show_text(data: dict, fmt: str) -> str:
+    """What `show` prints for a machine's info (creature.records.MachineInfo.to_dict())."""
+    if fmt == "json":
+        return json.dumps(data, indent=2)
+    lines = []
+    for key, value in data.items():
+        if key == "details":
+            lines += [f"{detail + ':':<11} {text}" for detail, text in value.items()]
+            continue
+        if key in ("addresses", "nics"):
+            value = [" ".join(str(v) for v in item.values() if v is not None) for item in value]
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or "-"
+        lines.append(f"{key + ':':<11} {value if value not in (None, '') else '-'}")
+    return "\n".join(lines)

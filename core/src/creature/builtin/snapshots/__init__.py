@@ -1,0 +1,1 @@
+"""Snapshots, restore, export and import of machines; plugin.py is the plugin."""

@@ -1,0 +1,1 @@
+"""creature-ganeti: Ganeti clusters as a creature backend."""

@@ -1,0 +1,79 @@
+"""The executable answers plain `list` and `show` before importing click, with exactly the full command line's output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+RUN = textwrap.dedent("""\
+    import atexit, sys
+    atexit.register(lambda: sys.stderr.write("CLICK " + str("click" in sys.modules) + "\\n"))
+    from {module} import main
+    main({argv!r})
+    """)
+
+
+def run(home, module: str, *argv: str) -> tuple[int, str, str, bool]:
+    """(exit code, stdout, stderr, whether click was imported) of main() of module in a fresh interpreter."""
+    code = RUN.format(module=module, argv=["--home", str(home), *argv])
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    lines = proc.stderr.splitlines()
+    return proc.returncode, proc.stdout, "\n".join(lines[:-1]), lines[-1] == "CLICK True"
+
+
+@pytest.fixture
+def two_machines(lxc_usable):
+    api = lxc_usable
+    api.templates.build("bb", "busybox")
+    for name in ("up", "down"):
+        api.create({"name": name, "driver": "lxc", "template": "bb"})
+    api.start("up")
+    yield api
+    api.kill("up")
+
+
+@pytest.mark.parametrize("argv", [
+    ["list"], ["list", "--format", "json"], ["list", "--format=csv"], ["list", "--driver", "lxc", "--state", "running"],
+    ["show", "up"], ["show", "down", "--format", "json"], ["show", "--format", "json", "up"],
+])
+def test_plain_reads_answer_like_the_full_command_line_without_click(two_machines, argv):
+    home = two_machines.home.root
+    fast = run(home, "creature.entry", *argv)
+    full = run(home, "creature.cli", *argv)
+    assert fast[:3] == full[:3] and fast[0] == 0, (fast, full)
+    assert not fast[3] and full[3], "the plain form is answered without click"
+
+
+@pytest.mark.parametrize("argv", [["show", "nosuch"], ["list", "--state", "dreaming"], ["list", "--driver", "nosuch"]])
+def test_bad_input_fails_the_same_way(two_machines, argv):
+    home = two_machines.home.root
+    fast, full = run(home, "creature.entry", *argv), run(home, "creature.cli", *argv)
+    assert fast[:3] == full[:3] and fast[0] == 2 and fast[2].startswith("creature: error: "), (fast, full)
+
+
+@pytest.mark.parametrize("argv", [["list", "--format", "xml"], ["show"], ["show", "a", "b"], ["list", "--all-hosts"],
+                                  ["list", "--help"], ["--debug", "list"], ["list", "--driver"]])
+def test_other_forms_go_to_the_full_command_line(creature_home, argv):
+    fast, full = run(creature_home, "creature.entry", *argv), run(creature_home, "creature.cli", *argv)
+    assert fast == full and fast[3], (fast, full)
+
+
+def test_plain_start_does_what_the_full_command_line_does_without_click(two_machines):
+    api, home = two_machines, two_machines.home.root
+    code, out, err, click_used = run(home, "creature.entry", "start", "down")
+    assert (code, out, err) == (0, "", "") and not click_used
+    assert api.state("down").value == "running"
+    api.kill("down")
+    # errors: the same line and code both ways, and nothing started
+    for argv in (["start", "nosuch"], ["start", "up"], ["start", "down", "nosuch"]):
+        fast, full = run(home, "creature.entry", *argv), run(home, "creature.cli", *argv)
+        assert fast[:3] == full[:3] and fast[0] in (1, 2) and not fast[3], (argv, fast, full)
+    assert api.state("down").value == "stopped", "an unknown name among them starts none"
+    # several names: each started, in order
+    api.kill("up")
+    assert run(home, "creature.entry", "start", "up", "down")[:3] == (0, "", "")
+    assert {api.state(n).value for n in ("up", "down")} == {"running"}
+    api.kill("down")
