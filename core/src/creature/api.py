@@ -104,6 +104,8 @@ class Creature:
         driver = self.driver(driver_name)
         if spec.nics:
             require(driver, "networks", "networks (--network)")
+        if spec.disk is not None:
+            require(driver, "disk_limit", "disk limits (--disk)")
         return spec, driver
 
     def assign_nics(self, spec: MachineSpec, driver: Driver) -> MachineSpec:
@@ -267,7 +269,7 @@ class Creature:
             spec, addresses = machine.spec, found.get(machine.name, [])
             infos.append(MachineInfo(
                 name=machine.name, driver=machine.driver, state=state, autostart=spec.autostart, template=spec.template,
-                cpus=spec.cpus, memory=spec.memory, macs=[n.mac for n in spec.nics if n.mac], nics=list(spec.nics),
+                cpus=spec.cpus, memory=spec.memory, disk=spec.disk, macs=[n.mac for n in spec.nics if n.mac], nics=list(spec.nics),
                 addresses=addresses, ips=list(dict.fromkeys(a.ip for a in addresses)),
                 clone=machine.data.get("clone"), dir=str(machine.dir), created=machine.created, note=note,
             ))
@@ -366,6 +368,11 @@ class Creature:
 
         return host_down(self, timeout=timeout, progress=progress)
 
+    def resize_disk(self, name: str, size: int | str) -> MachineInfo:
+        """Grow a stopped machine's disk to size (MiB, or like 2G): creature.builtin.disks (usage: builtin.stats.collect)."""
+        from creature.builtin.disks.resize import resize_disk
+        return resize_disk(self, name, size)
+
     def plan_create(self, spec: MachineSpec | dict) -> dict:
         """What create would write and run (creature.dryrun); the home is not touched."""
         from creature.dryrun import plan_create
@@ -389,4 +396,3 @@ class Creature:
         from creature.builtin.doctor.repair import rebuild_inventory
 
         return rebuild_inventory(self)
-

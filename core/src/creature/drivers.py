@@ -10,6 +10,7 @@ from creature.errors import InputError
 from creature.records import MachineData
 
 if TYPE_CHECKING:
+    from creature.builtin.support.usage import MachineStats
     from creature.home import Home
     from creature.host import HostFacts
     from creature.records import Address, Machine, State, Template
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
 class Capabilities:
     """What a driver can do; the core checks these before calling, the docs' support matrix shows them.
 
-    console, exec and remote each name the Driver method behind them (remote: reach(), for machines on other
-    hosts); the conformance kit checks that a driver implements exactly the methods it declares.
+    console, exec, remote, disk_limit and stats each name the Driver method behind them (METHODS: remote is reach(),
+    for machines on other hosts; disk_limit is resize_disk(), and create() honours spec.disk); the conformance kit
+    checks that a driver implements exactly the methods it declares.
     """
 
     console: bool = False
@@ -32,13 +34,15 @@ class Capabilities:
     networks: bool = False
     vm: bool = False
     uses_macs: bool = True  # False: guests share the host's network stack (VServer), there is no NIC to give a MAC
+    disk_limit: bool = False
+    stats: bool = False
 
     def to_dict(self) -> dict[str, bool]:
         return asdict(self)
 
 
 # capability -> the Driver method behind it (the conformance kit checks each driver against this)
-METHODS = {"console": "console", "exec": "exec", "remote": "reach"}
+METHODS = {"console": "console", "exec": "exec", "remote": "reach", "disk_limit": "resize_disk", "stats": "stats"}
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,14 @@ class Driver:
 
     def plan(self, machine: Machine, action: str) -> list[list[str]]:
         """The exact argv lists `action` (start, stop, kill, destroy) would run, shown by --dry-run."""
+        raise NotImplementedError
+
+    def resize_disk(self, machine: Machine, size: int) -> None:
+        """(capability disk_limit) Grow the stopped machine's disk, or its writable layer, to size MiB; never shrink it."""
+        raise NotImplementedError
+
+    def stats(self, machines: list[Machine]) -> dict[str, MachineStats]:
+        """(capability stats) Usage of the running machines among machines, read from the host in one pass."""
         raise NotImplementedError
 
     def console(self, machine: Machine) -> int:

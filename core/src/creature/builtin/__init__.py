@@ -14,6 +14,8 @@ DEFAULT_PLUGINS = {
     "creature.builtin.autostart.plugin": ("creature_add_commands",),
     "creature.builtin.remote.plugin": ("creature_add_commands", "creature_host_api", "creature_host_names"),
     "creature.builtin.doctor.plugin": ("creature_add_commands",),
+    "creature.builtin.disks.plugin": ("creature_add_commands",),
+    "creature.builtin.stats.plugin": ("creature_add_commands",),
 }
 
 # the root commands creature's own plugins add ("module:attribute"): the command line finds one by name without
