@@ -15,7 +15,14 @@ DETACH = b"\x1d"  # Ctrl-]
 
 def attach(connection, domain, name: str) -> int:
     """Copy the terminal to the console stream and back until Ctrl-] (or the end of stdin in a pipe)."""
-    stream = connection.call("newStream", 1)  # VIR_STREAM_NONBLOCK: polled below, no event loop needed
+    from creature_libvirt.connection import start_event_loop
+
+    # The client reads a stream's incoming data only while an event loop runs: without one, what the guest
+    # prints reaches the stream only by chance (during some other call), and a second session sees nothing.
+    if start_event_loop():
+        connection.reopen()  # a connection opened before the loop started is not watched by it
+        domain = connection.domain(domain.UUIDString())  # the one given belongs to the closed connection
+    stream = connection.call("newStream", 1)  # VIR_STREAM_NONBLOCK: polled below; the event loop fills it
     connection.call("openConsole", None, stream, 0, target=domain)
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     interactive = os.isatty(stdin)

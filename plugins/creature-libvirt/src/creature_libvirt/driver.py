@@ -15,6 +15,7 @@ from creature.sdk import (
     CreatureError,
     Driver,
     HostFacts,
+    InputError,
     Machine,
     MachineData,
     Probe,
@@ -22,8 +23,12 @@ from creature.sdk import (
     StopResult,
     Template,
     bridge_for,
+    ext4_image,
+    grow_ext4,
+    grow_qcow2,
     guest_nics,
     host_uri,
+    remove_tree,
     run,
     which,
     write_private,
@@ -184,6 +189,11 @@ class LibvirtDriver(Driver):
             return [[*virsh, "undefine", machine.name]]
         raise NotImplementedError(action)
 
+    def stats(self, machines: list[Machine]) -> dict:
+        from creature_libvirt.usage import stats
+
+        return stats(self, machines)
+
     def console(self, machine: Machine) -> int:
         from creature_libvirt.console import attach
 
@@ -217,7 +227,7 @@ class LibvirtQemuDriver(LibvirtDriver):
     mac_prefix = "52:54:00"
     data_model = LibvirtData
     capabilities = Capabilities(console=True, exec=False, remote=True, graceful_stop=True, autostart=True, cow_clone=True,
-                                networks=True, vm=True)
+                                networks=True, vm=True, disk_limit=True, stats=True)
     description = "QEMU virtual machines through libvirt (qemu:///system or a remote URI)"
     scheme = "qemu"
     default_uri = "qemu:///system"
@@ -254,10 +264,11 @@ class LibvirtQemuDriver(LibvirtDriver):
         from creature_libvirt.boot import boot_files
         from creature_libvirt.domain_xml import qemu_domain
 
+        disk = machine.spec.disk  # MiB: the template's image made in that size, under a qcow2 volume of that size
         if not self.dry_run:  # a dry run shows the domain XML without making the template's image or the disk
-            base = disk_image(self.home, template)
+            base = disk_image(self.home, template, disk)
             run([which("qemu-img") or "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(base),
-                 str(staging / "disk.qcow2")], timeout=60)
+                 str(staging / "disk.qcow2"), *([f"{disk}M"] if disk is not None else [])], timeout=60)
             os.chmod(staging / "disk.qcow2", 0o600)
         kernel, initrd = boot_files()
         halt = str(template.meta.get("halt_signal", "SIGUSR2")).removeprefix("SIG")
@@ -272,6 +283,10 @@ class LibvirtQemuDriver(LibvirtDriver):
         self._define(machine, xml)
         return {"uuid": uuid, "uri": self.uri, "clone": "qcow2"}
 
+    def resize_disk(self, machine: Machine, size: int) -> None:
+        """Grow the qcow2 volume and the filesystem in it (sdk.grow_qcow2) while the domain is shut off."""
+        grow_qcow2(machine.dir / "disk.qcow2", size)
+
 
 class LibvirtLxcDriver(LibvirtDriver):
     """System containers as libvirt LXC domains, on a copy of the template's root filesystem."""
@@ -281,7 +296,7 @@ class LibvirtLxcDriver(LibvirtDriver):
     mac_prefix = "00:16:3e"
     data_model = LibvirtData
     capabilities = Capabilities(console=True, exec=False, remote=True, graceful_stop=True, autostart=True, cow_clone=False,
-                                networks=True)
+                                networks=True, disk_limit=True, stats=True)
     description = "LXC containers through libvirt (lxc:///system or a remote URI)"
     scheme = "lxc"
     default_uri = "lxc:///system"
@@ -311,10 +326,23 @@ class LibvirtLxcDriver(LibvirtDriver):
         run(["cp", "-a", "--reflink=auto", str(template.rootfs), str(staging / "rootfs")], timeout=600)
         adjust(staging / "rootfs", machine.name, guest_nics(self.home, machine.spec.nics), container=True,
                access=machine.access)
+        rootfs = machine.dir / "rootfs"
+        if machine.spec.disk is not None:
+            # the root is an ext4 image of the machine's size, which libvirt loop-mounts in the container's namespace
+            rootfs = machine.dir / "rootfs.ext4"
+            if not self.dry_run:  # a dry run shows the XML; the image would only be its bytes
+                ext4_image(staging / rootfs.name, machine.spec.disk, staging / "rootfs")
+                remove_tree(staging / "rootfs")
         uuid = str(uuidlib.uuid4())
         bridges = [bridge_for(self.home, nic) for nic in machine.spec.nics]
-        xml = lxc_domain(machine, uuid, self.home.root, rootfs=machine.dir / "rootfs",
+        xml = lxc_domain(machine, uuid, self.home.root, rootfs=rootfs,
                          init=template.meta.get("init", "/sbin/init"), bridges=bridges)
         write_private(staging / "domain.xml", xml)
         self._define(machine, xml)
         return {"uuid": uuid, "uri": self.uri, "clone": "copy", "halt_signal": template.meta.get("halt_signal", "SIGPWR")}
+
+    def resize_disk(self, machine: Machine, size: int) -> None:
+        """Grow the root filesystem's image (no loop device holds it while the domain is shut off)."""
+        if machine.spec.disk is None:
+            raise InputError(f"machine {machine.name!r} was created without --disk: its root folder has no limit to grow")
+        grow_ext4(machine.dir / "rootfs.ext4", size)
