@@ -43,7 +43,7 @@ $(STAMP): pyproject.toml core/pyproject.toml $(addsuffix /pyproject.toml,$(PLUGI
 	$(PIP) install -qq --find-links $(WHEELS) --upgrade pip setuptools wheel
 	@# the one compiled dependency (against libvirt-dev) is built once and kept, keyed by its version
 	$(PIP) wheel -qq --find-links $(WHEELS) -w $(WHEELS) libvirt-python
-	$(PIP) install -qq --find-links $(WHEELS) -e ./core $(addprefix -e ./,$(PLUGINS)) pytest ruff
+	$(PIP) install -qq --find-links $(WHEELS) -e ./core $(addprefix -e ./,$(PLUGINS)) pytest ruff prometheus_client
 	@# editable sources get no .pyc from pip, and PYTHONDONTWRITEBYTECODE environments never write one: compile once
 	$(VENV)/bin/python -m compileall -q core/src $(addsuffix /src,$(PLUGINS)) >/dev/null
 	touch $@

@@ -83,6 +83,11 @@ def render(registry) -> str:
         "hypervisor's own configuration format, the command plans against the tools'",
         "manuals, and the parsers on the tools' published outputs.",
         "",
+        "`disk_limit` (`create --disk`, `resize --disk`) and `stats` (`creature stats`) are tested",
+        "against the real hypervisor for every driver that runs here (tests/quotas: a write past the",
+        "limit fails with ENOSPC inside, resize gives room, a busy loop shows in `stats`); `kvm` has",
+        "them from the qemu driver, untested here. What each driver enforces: docs/quotas.md.",
+        "",
     ]
     return "\n".join(lines)
 

@@ -107,6 +107,8 @@ class Creature(Features):
         if spec.node is not None:
             require(driver, "placement", "placement on a node (--node)")
         driver.check_options(spec.options)
+        if spec.disk is not None:
+            require(driver, "disk_limit", "disk limits (--disk)")
         return spec, driver
 
     def assign_nics(self, spec: MachineSpec, driver: Driver) -> MachineSpec:
@@ -270,7 +272,7 @@ class Creature(Features):
             spec, addresses = machine.spec, found.get(machine.name, [])
             infos.append(MachineInfo(
                 name=machine.name, driver=machine.driver, state=state, autostart=spec.autostart, template=spec.template,
-                cpus=spec.cpus, memory=spec.memory, macs=[n.mac for n in spec.nics if n.mac], nics=list(spec.nics),
+                cpus=spec.cpus, memory=spec.memory, disk=spec.disk, macs=[n.mac for n in spec.nics if n.mac], nics=list(spec.nics),
                 addresses=addresses, ips=list(dict.fromkeys(a.ip for a in addresses)),
                 clone=machine.data.get("clone"), dir=str(machine.dir), created=machine.created, note=note,
             ))

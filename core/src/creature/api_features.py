@@ -45,6 +45,12 @@ class Features:
 
         return host_down(self, timeout=timeout, progress=progress)
 
+    def resize_disk(self, name: str, size: int | str) -> MachineInfo:
+        """Grow a stopped machine's disk to size (MiB, or like 2G): creature.builtin.disks (usage: builtin.stats.collect)."""
+        from creature.builtin.disks.resize import resize_disk
+
+        return resize_disk(self, name, size)
+
     def plan_create(self, spec: MachineSpec | dict, access=None, cloud_init=None) -> dict:
         """What create would write and run (creature.dryrun); the home is not touched."""
         from creature.dryrun import plan_create

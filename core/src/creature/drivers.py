@@ -10,6 +10,7 @@ from creature.errors import InputError
 from creature.records import MachineData
 
 if TYPE_CHECKING:
+    from creature.builtin.support.usage import MachineStats
     from creature.home import Home
     from creature.host import HostFacts
     from creature.records import Address, Machine, State, Template
@@ -20,11 +21,11 @@ class Capabilities:
     """What a driver can do; the core checks these before calling, the docs' support matrix shows them.
 
     Those in METHODS name the Driver methods behind them (remote: reach(), for machines on other hosts; placement:
-    nodes(), for clusters; snapshot and export); the conformance kit checks that a driver implements exactly those it
-    declares. snapshot_running: a running machine can be snapshotted consistently; snapshot_memory: such a snapshot
-    holds its memory too (restored, it runs on from there). exec_channel says what exec goes through; guest_access:
-    create puts --ssh-key and --root-password into the guest (the core refuses them otherwise); cloud_init: the
-    guest gets create's NoCloud data (Machine.nocloud).
+    nodes(), for clusters; snapshot and export; disk_limit: resize_disk(), and create() honours spec.disk; stats);
+    the conformance kit checks that a driver implements exactly those it declares. snapshot_running: a running machine
+    can be snapshotted consistently; snapshot_memory: such a snapshot holds its memory too (restored, it runs on from
+    there). exec_channel says what exec goes through; guest_access: create puts --ssh-key and --root-password into
+    the guest (the core refuses them otherwise); cloud_init: the guest gets create's NoCloud data (Machine.nocloud).
     """
 
     console: bool = False
@@ -46,6 +47,8 @@ class Capabilities:
     placement: bool = False  # a cluster: where a machine runs (create --node, the node column)
     migrate: bool = False  # moving a running machine to another node while it runs
     failover: bool = False  # restarting a machine on another node
+    disk_limit: bool = False
+    stats: bool = False
 
     def to_dict(self) -> dict[str, bool | str]:
         return asdict(self)
@@ -54,7 +57,8 @@ class Capabilities:
 # capability -> the Driver methods behind it (the conformance kit checks each driver against this)
 METHODS = {"console": ("console",), "exec": ("exec",), "remote": ("reach",), "export": ("export_root",),
            "snapshot": ("snapshot_create", "snapshot_restore", "snapshot_remove", "snapshot_list"),
-           "placement": ("nodes",), "migrate": ("migrate",), "failover": ("failover",)}
+           "placement": ("nodes",), "migrate": ("migrate",), "failover": ("failover",),
+           "disk_limit": ("resize_disk",), "stats": ("stats",)}
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,14 @@ class Driver:
 
     def plan(self, machine: Machine, action: str) -> list[list[str]]:
         """The exact argv lists `action` (start, stop, kill, destroy) would run, shown by --dry-run."""
+        raise NotImplementedError
+
+    def resize_disk(self, machine: Machine, size: int) -> None:
+        """(capability disk_limit) Grow the stopped machine's disk, or its writable layer, to size MiB; never shrink it."""
+        raise NotImplementedError
+
+    def stats(self, machines: list[Machine]) -> dict[str, MachineStats]:
+        """(capability stats) Usage of the running machines among machines, read from the host in one pass."""
         raise NotImplementedError
 
     def console(self, machine: Machine) -> int:

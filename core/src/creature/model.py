@@ -17,22 +17,32 @@ _UNITS = {"": 1, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
 _MEMORY_RE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 MIN_MEMORY_MIB = 16
 MAX_MEMORY_MIB = 4 * 1024 * 1024
+MIN_DISK_MIB, MAX_DISK_MIB = 16, 16 * 1024 * 1024  # ext4's journal and a few files; 16 TiB
 
 
-def parse_memory(value: Any) -> int:
-    """Memory in MiB from 512, '512M', '1G', '1GiB' (a bare number means MiB)."""
+def _mib(value: Any, what: str, low: int, high: int) -> int:
     if isinstance(value, bool):
-        raise ValueError(f"invalid memory size {value!r}")
+        raise ValueError(f"invalid {what} size {value!r}")
     if isinstance(value, int):
         mib = value
     else:
         match = _MEMORY_RE.match(str(value))
         if not match:
-            raise ValueError(f"invalid memory size {value!r}: use a number with an optional unit, like 512M or 2G")
+            raise ValueError(f"invalid {what} size {value!r}: use a number with an optional unit, like 512M or 2G")
         mib = int(int(match.group(1)) * _UNITS[match.group(2).lower()])
-    if not MIN_MEMORY_MIB <= mib <= MAX_MEMORY_MIB:
-        raise ValueError(f"memory {value!r} is out of range ({MIN_MEMORY_MIB}M to {MAX_MEMORY_MIB // 1024}G)")
+    if not low <= mib <= high:
+        raise ValueError(f"{what} {value!r} is out of range ({low}M to {high // 1024}G)")
     return mib
+
+
+def parse_memory(value: Any) -> int:
+    """Memory in MiB from 512, '512M', '1G', '1GiB' (a bare number means MiB)."""
+    return _mib(value, "memory", MIN_MEMORY_MIB, MAX_MEMORY_MIB)
+
+
+def parse_disk(value: Any) -> int:
+    """A disk size in MiB, written like memory (512M, 2G; a bare number means MiB)."""
+    return _mib(value, "disk", MIN_DISK_MIB, MAX_DISK_MIB)
 
 
 def one_line(exc: ValidationError) -> str:
@@ -77,6 +87,7 @@ class SpecInput(BaseModel):
     template: str
     cpus: int = Field(default=1, ge=1, le=256)
     memory: int = 256
+    disk: int | None = None
     autostart: bool = False
     autostart_order: int = Field(default=0, ge=0, le=1000)
     autostart_delay: float = Field(default=0.0, ge=0, le=3600)
@@ -96,6 +107,11 @@ class SpecInput(BaseModel):
     @classmethod
     def _memory(cls, value: Any) -> int:
         return parse_memory(value)
+
+    @field_validator("disk", mode="before")
+    @classmethod
+    def _disk(cls, value: Any) -> int | None:
+        return None if value is None else parse_disk(value)
 
 
 def validate_spec(data: dict) -> dict:

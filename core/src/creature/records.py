@@ -60,6 +60,7 @@ class MachineSpec(_Record):
     driver: str | None = None
     cpus: int = 1
     memory: int = 256
+    disk: int | None = None  # MiB: the hard limit of its disk (VMs) or writable layer (containers); None: the driver's default
     autostart: bool = False
     autostart_order: int = 0
     autostart_delay: float = 0.0
@@ -222,6 +223,7 @@ class MachineInfo(_Record):
     template: str
     cpus: int
     memory: int
+    disk: int | None = None
     macs: list[str] = field(default_factory=list)
     ips: list[str] = field(default_factory=list)
     addresses: list[Address] = field(default_factory=list)

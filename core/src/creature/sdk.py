@@ -35,6 +35,11 @@ _NAMES = {
     "Bootstrapper": "creature.templates", "disk_image": "creature.builtin.support.images", "remove_tree": "creature.templates",
     "tree_size": "creature.templates", "boot_files": "creature.builtin.support.images",
     "host_mirror": "creature.builtin.bootstrap.debootstrap",
+    # disks of a fixed size (--disk) and growing them (resize)
+    **dict.fromkeys(("ext4_image", "grow_ext4", "grow_qcow2", "qcow2_size", "check_growth"), "creature.builtin.support.disks"),
+    # usage of running machines as the host sees it (Driver.stats)
+    **dict.fromkeys(("MachineStats", "NicStats", "cgroup_usage", "process_cpu", "process_rss", "process_groups", "children",
+                     "net_dev", "host_side", "guest_side", "fs_usage", "allocated"), "creature.builtin.support.usage"),
     # guests: configuration of a container's rootfs, initramfs for kernel-booted VMs, kernel images, NoCloud
     "adjust_guest": "creature.builtin.guest.adjust", "Access": "creature.builtin.guest.adjust",
     "init_script": "creature.builtin.guest.initramfs", "base_entries": "creature.builtin.guest.initramfs",

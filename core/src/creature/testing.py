@@ -257,6 +257,16 @@ class DriverConformance(GuestConformance, SnapshotConformance):
         assert result.code == 2 and "does not support networks" in result.err, result.err
         assert snapshot(creature_cli.home) == before
 
+    def test_disk_limit_only_where_declared(self, creature_api, creature_cli):
+        """disk_limit=False: a --disk is refused (exit 2) before anything is made, on any host."""
+        if self._caps(creature_api).disk_limit:
+            pytest.skip(f"driver {self.driver} declares disk_limit: its limits are tested on the real hypervisor (tests/quotas)")
+        creature_cli.ok("template", "build", "bb", "--method", "busybox")
+        before = snapshot(creature_cli.home)
+        result = creature_cli("create", "conf-disk", "--driver", self.driver, "--template", "bb", "--disk", "1G")
+        assert result.code == 2 and "does not support disk limits (--disk)" in result.err, result.err
+        assert snapshot(creature_cli.home) == before
+
     def test_unusable_driver_refuses_create_and_changes_nothing(self, creature_api, creature_cli):
         """Where the probe fails, create exits 2 with the probe's reason in one line and leaves the home as it was."""
         probe = creature_api.probe(self.driver)

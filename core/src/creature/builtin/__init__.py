@@ -17,6 +17,8 @@ DEFAULT_PLUGINS = {
     "creature.builtin.ssh.plugin": ("creature_add_commands",),
     "creature.builtin.snapshots.plugin": ("creature_add_commands",),
     "creature.builtin.cluster.plugin": ("creature_add_commands",),
+    "creature.builtin.disks.plugin": ("creature_add_commands",),
+    "creature.builtin.stats.plugin": ("creature_add_commands",),
 }
 
 # the root commands creature's own plugins add ("module:attribute"): the command line finds one by name without

@@ -17,12 +17,12 @@ def attach(connection, domain, name: str) -> int:
     """Copy the terminal to the console stream and back until Ctrl-] (or the end of stdin in a pipe)."""
     from creature_libvirt.connection import start_event_loop
 
-    # without libvirt's event loop, a remote connection reads the guest's output only while we send: once the
-    # guest writes on its own (a shell prompt after a login) nothing more would arrive
+    # The client reads a stream's incoming data only while an event loop runs: without one, what the guest
+    # prints reaches the stream only by chance (during some other call), and a second session sees nothing.
     if start_event_loop():
-        connection.reopen()
-        domain = connection.domain(domain.UUIDString())
-    stream = connection.call("newStream", 1)  # VIR_STREAM_NONBLOCK: polled below, no event loop needed
+        connection.reopen()  # a connection opened before the loop started is not watched by it
+        domain = connection.domain(domain.UUIDString())  # the one given belongs to the closed connection
+    stream = connection.call("newStream", 1)  # VIR_STREAM_NONBLOCK: polled below; the event loop fills it
     connection.call("openConsole", None, stream, 0, target=domain)
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     interactive = os.isatty(stdin)

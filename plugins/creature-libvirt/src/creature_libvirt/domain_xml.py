@@ -84,8 +84,12 @@ def qemu_domain(machine: Machine, uuid: str, home: Path, *, emulator: str, disk:
 
 
 def lxc_domain(machine: Machine, uuid: str, home: Path, *, rootfs: Path, init: str, bridges: list[str]) -> str:
-    """A system container on rootfs."""
+    """A system container on rootfs: a folder, or an ext4 image (--disk) that libvirt mounts through a loop device."""
     domain, _ = _common(machine, "lxc", uuid, home)
+    # <vcpu> alone limits nothing in a container: the CFS quota gives it the CPU time of that many CPUs
+    tune = _sub(domain, "cputune")
+    _sub(tune, "period", "100000")
+    _sub(tune, "quota", str(machine.spec.cpus * 100000))
     os_ = _sub(domain, "os")
     _sub(os_, "type", "exe")
     _sub(os_, "init", init)
@@ -98,8 +102,13 @@ def lxc_domain(machine: Machine, uuid: str, home: Path, *, rootfs: Path, init: s
     _sub(features, "privnet")
     devices = _sub(domain, "devices")
     _sub(devices, "emulator", "/usr/lib/libvirt/libvirt_lxc")
-    filesystem = _sub(devices, "filesystem", type="mount", accessmode="passthrough")
-    _sub(filesystem, "source", dir=str(rootfs))
+    if rootfs.suffix == ".ext4":
+        filesystem = _sub(devices, "filesystem", type="file", accessmode="passthrough")
+        _sub(filesystem, "driver", type="loop", format="raw")
+        _sub(filesystem, "source", file=str(rootfs))
+    else:
+        filesystem = _sub(devices, "filesystem", type="mount", accessmode="passthrough")
+        _sub(filesystem, "source", dir=str(rootfs))
     _sub(filesystem, "target", dir="/")
     _interfaces(devices, machine, bridges, None)
     _sub(devices, "console", type="pty")

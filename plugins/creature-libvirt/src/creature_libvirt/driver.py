@@ -18,6 +18,7 @@ from creature.sdk import (
     CreatureError,
     Driver,
     HostFacts,
+    InputError,
     Machine,
     MachineData,
     Probe,
@@ -26,9 +27,13 @@ from creature.sdk import (
     Template,
     boot_initramfs,
     bridge_for,
+    ext4_image,
+    grow_ext4,
+    grow_qcow2,
     guest_cmdline,
     guest_nics,
     host_uri,
+    remove_tree,
     run,
     which,
     write_access,
@@ -195,6 +200,11 @@ class LibvirtDriver(Driver):
             return [[*virsh, "undefine", machine.name]]
         raise NotImplementedError(action)
 
+    def stats(self, machines: list[Machine]) -> dict:
+        from creature_libvirt.usage import stats
+
+        return stats(self, machines)
+
     def console(self, machine: Machine) -> int:
         from creature_libvirt.console import attach
 
@@ -230,7 +240,8 @@ class LibvirtQemuDriver(LibvirtDriver):
     # snapshots through libvirt's snapshot API: internal qcow2 snapshots, a running domain's with its memory
     capabilities = Capabilities(console=True, exec=True, exec_channel="libvirt's guest agent API (qemu-ga, else creature's agent)",
                                 guest_access=True, remote=True, graceful_stop=True, autostart=True, cow_clone=True,
-                                networks=True, vm=True, snapshot=True, snapshot_running=True, snapshot_memory=True, export=True)
+                                networks=True, vm=True, snapshot=True, snapshot_running=True, snapshot_memory=True, export=True,
+                                disk_limit=True, stats=True)
     description = "QEMU virtual machines through libvirt (qemu:///system or a remote URI)"
     scheme = "qemu"
     default_uri = "qemu:///system"
@@ -306,10 +317,11 @@ class LibvirtQemuDriver(LibvirtDriver):
         from creature_libvirt.boot import boot_files
         from creature_libvirt.domain_xml import qemu_domain
 
+        disk = machine.spec.disk  # MiB: the template's image made in that size, under a qcow2 volume of that size
         if not self.dry_run:  # a dry run shows the domain XML without making the template's image or the disk
-            base = disk_image(self.home, template)
+            base = disk_image(self.home, template, disk)
             run([which("qemu-img") or "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(base),
-                 str(staging / "disk.qcow2")], timeout=60)
+                 str(staging / "disk.qcow2"), *([f"{disk}M"] if disk is not None else [])], timeout=60)
             os.chmod(staging / "disk.qcow2", 0o600)
         kernel, initrd = boot_files()
         if write_access(staging, machine.access) is not None:
@@ -328,6 +340,10 @@ class LibvirtQemuDriver(LibvirtDriver):
         self._define(machine, xml)
         return {"uuid": uuid, "uri": self.uri, "clone": "qcow2"}
 
+    def resize_disk(self, machine: Machine, size: int) -> None:
+        """Grow the qcow2 volume and the filesystem in it (sdk.grow_qcow2) while the domain is shut off."""
+        grow_qcow2(machine.dir / "disk.qcow2", size)
+
 
 class LibvirtLxcDriver(CopySnapshots, LibvirtDriver):
     """System containers as libvirt LXC domains, on a copy of the template's root filesystem."""
@@ -340,7 +356,7 @@ class LibvirtLxcDriver(CopySnapshots, LibvirtDriver):
     # stopped (libvirt's LXC freezer suspend is not used: see docs/snapshots.md)
     capabilities = Capabilities(console=True, exec=True, exec_channel="the container's namespaces (libvirt's lxcOpenNamespace)",
                                 guest_access=True, cloud_init=True, remote=True, graceful_stop=True, autostart=True,
-                                cow_clone=False, networks=True, snapshot=True, export=True)
+                                cow_clone=False, networks=True, snapshot=True, export=True, disk_limit=True, stats=True)
     description = "LXC containers through libvirt (lxc:///system or a remote URI)"
     scheme = "lxc"
     default_uri = "lxc:///system"
@@ -376,9 +392,16 @@ class LibvirtLxcDriver(CopySnapshots, LibvirtDriver):
         run(["cp", "-a", "--reflink=auto", str(template.rootfs), str(staging / "rootfs")], timeout=600)
         adjust(staging / "rootfs", machine.name, guest_nics(self.home, machine.spec.nics), container=True,
                access=machine.access, nocloud=machine.nocloud)
+        rootfs = machine.dir / "rootfs"
+        if machine.spec.disk is not None:
+            # the root is an ext4 image of the machine's size, which libvirt loop-mounts in the container's namespace
+            rootfs = machine.dir / "rootfs.ext4"
+            if not self.dry_run:  # a dry run shows the XML; the image would only be its bytes
+                ext4_image(staging / rootfs.name, machine.spec.disk, staging / "rootfs")
+                remove_tree(staging / "rootfs")
         uuid = str(uuidlib.uuid4())
         bridges = [bridge_for(self.home, nic) for nic in machine.spec.nics]
-        xml = lxc_domain(machine, uuid, self.home.root, rootfs=machine.dir / "rootfs",
+        xml = lxc_domain(machine, uuid, self.home.root, rootfs=rootfs,
                          init=template.meta.get("init", "/sbin/init"), bridges=bridges)
         write_private(staging / "domain.xml", xml)
         self._define(machine, xml)
@@ -389,3 +412,9 @@ class LibvirtLxcDriver(CopySnapshots, LibvirtDriver):
         from creature_libvirt.guest_exec import lxc_exec
 
         return lxc_exec(self.connection, self._domain(machine), machine.name, argv)
+
+    def resize_disk(self, machine: Machine, size: int) -> None:
+        """Grow the root filesystem's image (no loop device holds it while the domain is shut off)."""
+        if machine.spec.disk is None:
+            raise InputError(f"machine {machine.name!r} was created without --disk: its root folder has no limit to grow")
+        grow_ext4(machine.dir / "rootfs.ext4", size)

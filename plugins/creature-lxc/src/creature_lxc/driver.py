@@ -17,6 +17,7 @@ from creature.sdk import (
     CreatureError,
     Driver,
     HostFacts,
+    InputError,
     Machine,
     MachineData,
     Probe,
@@ -25,16 +26,19 @@ from creature.sdk import (
     StopResult,
     Template,
     bridge_for,
+    ext4_image,
+    grow_ext4,
     guest_nics,
     known_tools,
     netns_argv,
+    remove_tree,
     run,
     which,
     write_private,
 )
 from creature.sdk import adjust_guest as adjust
 
-from creature_lxc import states
+from creature_lxc import states, usage
 
 TOOLS = ("lxc-start", "lxc-stop", "lxc-attach", "lxc-console", "lxc-info")
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -57,12 +61,20 @@ def _net_up_script(ip: str, bridge: str) -> str:
     return f'#!/bin/sh\n# written by creature: put the veth host end (arg 5) on bridge {bridge}\nexec {ip} link set dev "$5" master {bridge} up\n'
 
 
+def _mount_script(machine: Machine, mount: str) -> str:
+    # In the container's mount namespace (lxc.hook.pre-mount): the mount, and with it the loop device (autoclear),
+    # is gone once the container has stopped, however it stopped; the host's mount table never sees it.
+    return (f"#!/bin/sh\n# written by creature: mount the writable layer's image (--disk {machine.spec.disk}M) before LXC mounts\n"
+            f"# the overlay rootfs whose upper dir is inside it\nexec {mount} -o loop {usage.disk_image(machine)} {usage.disk_mount(machine)}\n")
+
+
 def _config(machine: Machine, template: Template, rootfs: str, host: HostFacts) -> str:
     spec = machine.spec
     lines = [
         "# written by creature; `creature` owns this container",
         f"lxc.uts.name = {spec.name}",
         f"lxc.rootfs.path = {rootfs}",
+        *([f"lxc.hook.pre-mount = {machine.dir / 'mount-disk'}"] if spec.disk is not None else []),
         "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed",
         *_net_lines(machine),
         f"lxc.init.cmd = {template.meta.get('init', '/sbin/init')}",
@@ -100,7 +112,7 @@ class LxcDriver(CopySnapshots, Driver):
     # snapshots: copies of the overlay's upper folder (or the copied rootfs); a running container is frozen meanwhile
     capabilities = Capabilities(console=True, exec=True, exec_channel="lxc-attach", guest_access=True, cloud_init=True,
                                 cow_clone=True, graceful_stop=True, autostart=True, networks=True,
-                                snapshot=True, snapshot_running=True, export=True)
+                                snapshot=True, snapshot_running=True, export=True, disk_limit=True, stats=True)
     description = "LXC system containers (lxc-* tools)"
 
     @property
@@ -146,7 +158,16 @@ class LxcDriver(CopySnapshots, Driver):
         return Probe.of(self.name, checks)
 
     def create(self, machine: Machine, template: Template, staging: Path) -> dict:
-        if "overlay" in HostFacts().filesystems:
+        disk = machine.spec.disk
+        if disk is not None and "overlay" not in HostFacts().filesystems:
+            raise InputError("--disk limits an LXC container's overlay upper layer, and this kernel has no overlayfs")
+        if disk is not None:
+            # the upper layer lives in an ext4 image of its own: writing past it is ENOSPC inside, never on the host
+            (staging / "disk").mkdir(mode=0o700)
+            upper = staging / ".layer" / "delta"
+            upper.mkdir(mode=0o755, parents=True)
+            rootfs, clone = f"overlay:{template.rootfs}:{usage.disk_mount(machine) / 'delta'}", "overlayfs"
+        elif "overlay" in HostFacts().filesystems:
             upper = staging / "delta"
             upper.mkdir(mode=0o755)
             rootfs, clone = f"overlay:{template.rootfs}:{machine.dir / 'delta'}", "overlayfs"
@@ -156,12 +177,28 @@ class LxcDriver(CopySnapshots, Driver):
             rootfs, clone = f"dir:{machine.dir / 'rootfs'}", "copy"
         nics = guest_nics(self.home, machine.spec.nics)
         adjust(upper, machine.name, nics, base=template.rootfs, container=True, access=machine.access, nocloud=machine.nocloud)
+        if disk is not None:
+            if which("mount") is None:
+                raise CreatureError("mount is not installed (Debian package mount): LXC's hook mounts the disk image with it")
+            write_private(staging / "mount-disk", _mount_script(machine, which("mount")), 0o700)
+            if not self.dry_run:  # a dry run shows the config and the hook; the image would only be its bytes
+                ext4_image(staging / usage.disk_image(machine).name, disk, upper.parent, label="upper", reserved=0)
+            remove_tree(upper.parent)
         if machine.spec.nics and which("ip") is None:
             raise CreatureError("ip is not installed (Debian package iproute2): needed to plug NICs into bridges")
         for i, nic in enumerate(machine.spec.nics):
             write_private(staging / f"net-up.{i}", _net_up_script(which("ip"), bridge_for(self.home, nic)), 0o700)
         write_private(staging / "config", _config(machine, template, rootfs, HostFacts()))
         return {"clone": clone}
+
+    def resize_disk(self, machine: Machine, size: int) -> None:
+        """Grow the ext4 image holding the container's writable layer (nothing mounts it while the container is stopped)."""
+        if machine.spec.disk is None:
+            raise InputError(f"machine {machine.name!r} was created without --disk: its writable layer has no limit to grow")
+        grow_ext4(usage.disk_image(machine), size)
+
+    def stats(self, machines: list[Machine]) -> dict:
+        return usage.stats(machines)
 
     # liveness: the lxc monitor process, pinned by pid, start time and command line
     def _monitor(self, machine: Machine) -> ProcessRecord | None:

@@ -30,7 +30,7 @@ from creature.sdk import (
     write_private,
 )
 
-from creature_qemu import qmp, snapshots, states
+from creature_qemu import qmp, snapshots, states, usage
 from creature_qemu.command import QEMU, Boot, Paths, kernel_append, nic_args, qemu_argv
 
 PRESS_INTERVAL = 1.0
@@ -91,7 +91,8 @@ class QemuDriver(Driver):
     # snapshots live inside the machine's qcow2 (internal snapshots); a running one includes memory (savevm)
     capabilities = Capabilities(console=True, exec=True, exec_channel="guest agent on a virtio-serial port (qemu-ga, else creature's)",
                                 guest_access=True, cloud_init=True, graceful_stop=True, autostart=True, cow_clone=True, vm=True,
-                                networks=True, snapshot=True, snapshot_running=True, snapshot_memory=True, export=True)
+                                networks=True, snapshot=True, snapshot_running=True, snapshot_memory=True, export=True,
+                                disk_limit=True, stats=True)
     description = "QEMU virtual machines, software emulation (TCG)"
     accel = "tcg"
 
@@ -127,14 +128,16 @@ class QemuDriver(Driver):
         img = which("qemu-img")
         if img is None:
             raise CreatureError("qemu-img not found (install the Debian package qemu-utils)")
+        disk = machine.spec.disk  # MiB: the template's image made in exactly that size, so the guest's filesystem fills it
         if self.dry_run:
             # --dry-run makes nothing outside staging: the template's disk image may not exist yet
-            image = template.path / "disk.ext4"
+            image = template.path / ("disk.ext4" if disk is None else f"disk-{disk}M.ext4")
         else:
-            image = sdk.disk_image(self.home, template)
+            image = sdk.disk_image(self.home, template, disk)
         if image.exists():
             with _private_umask():
-                run([img, "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(image), str(staging / "disk.qcow2")], timeout=60)
+                run([img, "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(image), str(staging / "disk.qcow2"),
+                     *([f"{disk}M"] if disk is not None else [])], timeout=60)
         data = {"clone": "qcow2", "backing": str(image), "boot": "kernel", "guest": guest_settings(template)}
         kernel, initrd = _template_file(template, "kernel"), _template_file(template, "initrd")
         if kernel and initrd:
@@ -148,6 +151,13 @@ class QemuDriver(Driver):
         if machine.nocloud is not None:
             data["cloud_init_seed"] = str(machine.dir / sdk.make_seed(staging, machine.name, machine.nocloud).name)
         return data
+
+    def resize_disk(self, machine: Machine, size: int) -> None:
+        """Grow the qcow2 overlay and the filesystem in it (sdk.grow_qcow2); it keeps its backing image."""
+        sdk.grow_qcow2(Paths(machine.dir).disk, size)
+
+    def stats(self, machines: list[Machine]) -> dict:
+        return usage.stats(machines)
 
     def boot(self, machine: Machine, build: bool = True) -> Boot:
         """Direct kernel boot of the host's Debian kernel (PVH vmlinux) and creature's initramfs, or the disk's loader."""

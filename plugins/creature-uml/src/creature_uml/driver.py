@@ -33,7 +33,7 @@ from creature.sdk import (
     write_private,
 )
 
-from creature_uml import command, kernels, states
+from creature_uml import command, kernels, states, usage
 from creature_uml.tmpdir import exec_tmpdir
 
 BOOT_TIMEOUT = 30
@@ -85,7 +85,7 @@ class UmlDriver(CopySnapshots, Driver):
     # guest's dirty pages are in its own kernel (mconsole `stop` would give a pulled-plug copy), so running is refused
     capabilities = Capabilities(console=True, exec=True, exec_channel="creature's agent on a serial line (ttyS1 on two FIFOs)",
                                 guest_access=True, cow_clone=True, graceful_stop=True, autostart=True, vm=True, networks=True,
-                                snapshot=True, export=True)
+                                snapshot=True, export=True, disk_limit=True, stats=True)
     description = "User Mode Linux (linux.uml: a fetched newer kernel, or the Debian package user-mode-linux)"
 
     def __init__(self, home):
@@ -150,9 +150,10 @@ class UmlDriver(CopySnapshots, Driver):
         data = {"clone": "uml-cow"}
         if self.dry_run:
             # the template's image is made on first use, outside staging: a dry run names it and makes nothing
-            data["image"] = str(template.path / "disk.ext4")
+            data["image"] = str(template.path / ("disk.ext4" if machine.spec.disk is None else f"disk-{machine.spec.disk}M.ext4"))
         else:
-            image = sdk.disk_image(self.home, template)
+            # with --disk, the template's image made in exactly that size (creature_uml.disks)
+            image = sdk.disk_image(self.home, template, machine.spec.disk)
             cow = staging / command.cow_file(machine).name
             # the COW header names the backing image; the COW file's own path may change (staging is renamed)
             run([command.tool("uml_mkcow", "uml-utilities"), str(cow), str(image)], timeout=60)
@@ -164,6 +165,15 @@ class UmlDriver(CopySnapshots, Driver):
         # initramfs writes the guest's network, hostname, keys and password into the machine's COW, and starts the agent
         sdk.write_access(staging, machine.access)
         return data
+
+    def resize_disk(self, machine: Machine, size: int) -> None:
+        """A new private backing image, grown on the host, under a fresh COW file (creature_uml.disks)."""
+        from creature_uml.disks import grow
+
+        machine.data["image"] = grow(machine, size)
+
+    def stats(self, machines: list[Machine]) -> dict:
+        return usage.stats(machines)
 
     def _boot_argv(self, machine: Machine, kernel: kernels.Kernel, release: str, tmpdir: str, build: bool) -> list[str]:
         """kernel's command line (build=False: name the initramfs and modules image without making them, for plans)."""

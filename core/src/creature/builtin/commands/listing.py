@@ -111,7 +111,7 @@ def quick_info(home_root: Path, plugins, name: str) -> dict | None:
     spec = row.spec
     return {**row.show(state), "addresses": [], "nics": [{"network": n.get("network"), "mac": n.get("mac"), "ip": n.get("ip")}
                                                           for n in spec.get("nics", [])],
-            "clone": row.data.get("clone"), "dir": str(row.dir), "created": created, "note": None,
+            "disk": spec.get("disk"), "clone": row.data.get("clone"), "dir": str(row.dir), "created": created, "note": None,
             "details": details(row, home_root) if details else {}}
 
 

@@ -99,6 +99,7 @@ def autostart_options(f):
 @click.option("--template", help="Template to clone.")
 @click.option("--cpus", type=int)
 @click.option("--memory", help="Memory, like 512M or 2G.")
+@click.option("--disk", metavar="SIZE", help="Hard limit of its disk (VMs) or writable layer (containers), like 2G.")
 @click.option("--autostart/--no-autostart", default=None, help="Start at `creature host up`.")
 @autostart_options
 @click.option("--ssh-key", type=click.Path(dir_okay=False, path_type=Path), help="SSH public key file for root's authorized_keys.")
@@ -114,14 +115,14 @@ def autostart_options(f):
 @_dry_run_option
 @nic_options
 @click.pass_context
-def create(ctx, name, file, driver, template, cpus, memory, autostart, order, delay, ssh_key, root_password, cloud_init,
+def create(ctx, name, file, driver, template, cpus, memory, disk, autostart, order, delay, ssh_key, root_password, cloud_init,
            meta_data, network_config, node, options, dry_run, nics):
     """Create machine NAME from a template."""
     from creature.builtin.commands.options import key_values
 
-    data = _spec_from(file, name, {"driver": driver, "template": template, "cpus": cpus, "memory": memory, "autostart": autostart,
-                                   "autostart_order": order, "autostart_delay": delay, "nics": nics, "node": node,
-                                   "options": key_values(options) or None})
+    data = _spec_from(file, name, {"driver": driver, "template": template, "cpus": cpus, "memory": memory, "disk": disk,
+                                   "autostart": autostart, "autostart_order": order, "autostart_delay": delay, "nics": nics,
+                                   "node": node, "options": key_values(options) or None})
     if "template" not in data:
         raise InputError("a machine needs a template: --template NAME (see `creature template list`)")
     from creature.builtin.guest.adjust import Access

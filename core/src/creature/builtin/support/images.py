@@ -12,45 +12,44 @@ from creature.records import Template
 from creature.templates import tree_size
 
 
-def disk_image(home: Home, template: Template) -> Path:
+def image_name(size: int | None = None) -> str:
+    """The file name of a template's disk image: disk.ext4, or disk-SIZEM.ext4 for a machine's --disk SIZE."""
+    return "disk.ext4" if size is None else f"disk-{size}M.ext4"
+
+
+def disk_image(home: Home, template: Template, size: int | None = None) -> Path:
     """The template's root filesystem as a raw ext4 image (made once, without loop mounts) for VM drivers.
 
-    The file is sparse: its size leaves room to grow in each machine's copy-on-write layer.
+    The file is sparse: its size leaves room to grow in each machine's copy-on-write layer. With size (MiB, a
+    machine's --disk), the image has exactly that size, made once per size and shared by the machines of that size.
     """
-    image = template.path / "disk.ext4"
+    image = template.path / image_name(size)
     if image.exists():
         return image
     scratch = DRY_RUN_SCRATCH.get()
     if scratch is not None:
         # --dry-run changes nothing: a template without its image gets a throwaway one
-        image = scratch / f"{template.name}.disk.ext4"
+        image = scratch / f"{template.name}.{image.name}"
         if not image.exists():
-            _make_image(template, image, scratch / f".{template.name}.partial")
+            _make_image(template, image, scratch / f".{template.name}.partial", size)
         return image
     with home.lock("template", template.name):
         if image.exists():
             return image
-        _make_image(template, image, template.path / f".disk.ext4.{os.getpid()}")
+        _make_image(template, image, template.path / f".{image.name}.{os.getpid()}", size)
     return image
 
 
-def _make_image(template: Template, image: Path, partial: Path) -> None:
-    from creature.procs import run, which
+def _make_image(template: Template, image: Path, partial: Path, size: int | None) -> None:
+    from creature.builtin.support.disks import ext4_image
 
-    mkfs = which("mkfs.ext4")
-    if mkfs is None:
-        raise CreatureError("mkfs.ext4 is not installed (Debian package e2fsprogs)")
-    used = tree_size(template.rootfs)
-    size_mib = max(1024, 2 * used // (1024 * 1024) + 256)
+    if size is None:
+        size = max(1024, 2 * tree_size(template.rootfs) // (1024 * 1024) + 256)
     try:
-        with open(partial, "wb") as f:
-            f.truncate(size_mib * 1024 * 1024)
-        os.chmod(partial, 0o600)
         from creature.builtin.support.progress import progress
 
-        with progress(f"making the disk image of template {template.name} ({size_mib} MiB)") as p:
-            run([mkfs, "-F", "-L", "root", "-E", "root_owner=0:0", "-d", str(template.rootfs), str(partial)],
-                timeout=600, on_line=p.update)
+        with progress(f"making the disk image of template {template.name} ({size} MiB)"):
+            ext4_image(partial, size, template.rootfs)
         os.rename(partial, image)
     except BaseException:
         partial.unlink(missing_ok=True)
