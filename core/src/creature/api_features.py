@@ -52,14 +52,14 @@ class Features:
         return resize_disk(self, name, size)
 
     def plan_create(self, spec: MachineSpec | dict, access=None, cloud_init=None) -> dict:
-        """What create would write and run (creature.dryrun); the home is not touched."""
-        from creature.dryrun import plan_create
+        """What create would write and run (creature.builtin.support.dryrun); the home is not touched."""
+        from creature.builtin.support.dryrun import plan_create
 
         return plan_create(self, spec, access, cloud_init)
 
     def plan(self, name: str, action: str) -> list[list[str]]:
-        """The commands `action` would run on machine name, without running them (creature.dryrun)."""
-        from creature.dryrun import plan
+        """The commands `action` would run on machine name, without running them (creature.builtin.support.dryrun)."""
+        from creature.builtin.support.dryrun import plan
 
         return plan(self, name, action)
 

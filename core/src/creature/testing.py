@@ -226,7 +226,7 @@ class DriverConformance(GuestConformance, SnapshotConformance):
         """What create() returns has only the keys, of the types, the driver's data_model declares (a dry run: any host)."""
         import typing
 
-        from creature.dryrun import DRY_RUN_SCRATCH
+        from creature.builtin.support.dryrun import DRY_RUN_SCRATCH
         from creature.records import Machine, MachineData, MachineSpec
 
         driver = creature_api.driver(self.driver)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from creature.dryrun import DRY_RUN_SCRATCH
+from creature.builtin.support.dryrun import DRY_RUN_SCRATCH
 from creature.errors import CreatureError
 from creature.home import Home
 from creature.records import Template
