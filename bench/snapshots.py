@@ -137,7 +137,7 @@ def main() -> None:
         rows = lxc_rows(creature, home, work) + qemu_rows(creature, home)
         rows += api_rows(home)
     finally:
-        from creature.testing import cleanup_home
+        from creature.testing_cleanup import cleanup_home
 
         cleanup_home(home)
         shutil.rmtree(work, ignore_errors=True)

@@ -233,13 +233,24 @@ def _flip(data: bytearray) -> bytes:
     return bytes(damaged)
 
 
+# A child's ru_maxrss starts from the memory of the process that forked it (Linux carries the
+# parent's high-water mark over exec), so a big pytest would read as a big creature: a small
+# launcher forks the command and reports only that child's peak.
+PEAK_RSS_LAUNCHER = """
+import os, resource, subprocess, sys
+proc = subprocess.run(sys.argv[1:], stdin=sys.stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+if proc.returncode:
+    sys.exit(proc.stderr.decode())
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
 def _peak_rss_mib(argv: list[str], stdin=None) -> float:
-    """Run argv to its end and return its peak resident memory (its own, not its children's) in MiB."""
-    proc = subprocess.Popen(argv, stdin=stdin or subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode == 0, proc.stderr.read().decode()
-    return usage.ru_maxrss / 1024
+    """Run argv to its end and return its peak resident memory (its own) in MiB."""
+    proc = subprocess.run([sys.executable, "-c", PEAK_RSS_LAUNCHER, *argv], stdin=stdin or subprocess.DEVNULL,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stdout) / 1024
 
 
 def test_export_and_import_stream_in_bounded_memory(creature_cli, busybox, tmp_path):

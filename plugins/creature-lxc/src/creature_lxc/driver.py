@@ -277,7 +277,14 @@ class LxcDriver(CopySnapshots, Driver):
         return machine.dir / ("delta" if machine.data.get("clone", "overlayfs") == "overlayfs" else "rootfs")
 
     def snapshot_paths(self, machine: Machine) -> list[Path]:
-        return [self._root(machine)]
+        # with --disk the upper folder lives in an image that only the container's own mount namespace mounts
+        return [usage.disk_image(machine) if machine.spec.disk is not None else self._root(machine)]
+
+    def snapshot_create(self, machine: Machine, snap: str, folder: Path, running: bool) -> dict:
+        if running and machine.spec.disk is not None:
+            # freezing the processes does not flush the image's filesystem, mounted in the container alone
+            raise InputError(f"machine {machine.name!r} keeps its writable layer in a --disk image: snapshot it stopped")
+        return super().snapshot_create(machine, snap, folder, running)
 
     @contextmanager
     def snapshot_frozen(self, machine: Machine):
@@ -290,6 +297,11 @@ class LxcDriver(CopySnapshots, Driver):
 
     def export_root(self, machine: Machine, scratch: Path) -> tuple[str, Path]:
         """The overlay's upper folder (merged over the template by the caller), or the copied rootfs."""
+        if machine.spec.disk is not None:
+            # its upper folder is inside an ext4 image; reading it would need a loop mount (debugfs loses whiteouts
+            # and setuid bits), which export does not do: refused, not exported without the machine's changes
+            raise InputError(f"machine {machine.name!r} keeps its writable layer in a --disk image, which export cannot"
+                             " read yet: not exported")
         root = self._root(machine)
         return ("overlay" if root.name == "delta" else "rootfs"), root
 

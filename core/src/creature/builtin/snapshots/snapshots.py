@@ -57,6 +57,7 @@ class Snapshots:
             if snap in driver.snapshot_list(machine):
                 raise CreatureError(f"{driver.name} holds a snapshot {snap!r} of {name!r} that creature has no record of"
                                     " (an interrupted snapshot): run `creature doctor --fix`")
+            first = not store.root(machine).exists()
             work = store.work_folder(machine, "new", snap)
             work.mkdir(mode=0o700)
             made = False
@@ -77,6 +78,8 @@ class Snapshots:
                     except Exception:  # noqa: S110 - the first error is the one to report; doctor finds the rest
                         pass
                 remove_tree(work)
+                if first:  # a refused first snapshot leaves the machine as it found it
+                    store.root(machine).rmdir()
                 raise
             self.api.inventory.add_event(name, "snapshot", snap)
             return snapshot
