@@ -32,7 +32,9 @@ def two_machines(lxc_usable):
         api.create({"name": name, "driver": "lxc", "template": "bb"})
     api.start("up")
     yield api
-    api.kill("up")
+    for machine in api.list_machines():  # tests stop and destroy them too
+        if machine.state.value == "running":
+            api.kill(machine.name)
 
 
 @pytest.mark.parametrize("argv", [
@@ -77,3 +79,33 @@ def test_plain_start_does_what_the_full_command_line_does_without_click(two_mach
     assert run(home, "creature.entry", "start", "up", "down")[:3] == (0, "", "")
     assert {api.state(n).value for n in ("up", "down")} == {"running"}
     api.kill("down")
+
+
+def test_plain_stop_kill_destroy_do_what_the_full_command_line_does_without_click(two_machines):
+    api, home = two_machines, two_machines.home.root
+    assert run(home, "creature.entry", "kill", "up")[:4] == (0, "", "", False)
+    assert api.state("up").value == "stopped"
+    api.start("up")
+    # busybox's init stops on SIGPWR well within the timeout: nothing said
+    assert run(home, "creature.entry", "stop", "up", "--timeout", "20")[:4] == (0, "", "", False)
+    assert api.state("up").value == "stopped"
+    api.start("up")
+    # errors: the same line and code both ways, and nothing changed
+    for argv in (["kill", "down"], ["stop", "up", "nosuch"], ["destroy", "up"], ["destroy", "down", "nosuch"]):
+        fast, full = run(home, "creature.entry", *argv), run(home, "creature.cli", *argv)
+        assert fast[:3] == full[:3] and fast[0] in (1, 2) and not fast[3], (argv, fast, full)
+    assert api.state("up").value == "running" and {m.name for m in api.list_machines()} == {"up", "down"}
+    assert run(home, "creature.entry", "destroy", "down", "down")[:4] == (0, "", "", False)
+    assert run(home, "creature.entry", "destroy", "--force", "up")[:4] == (0, "", "", False)
+    assert api.list_machines() == []
+
+
+@pytest.mark.parametrize("argv", [["stop", "up", "--timeout", "-1"], ["stop", "up", "--timeout", "soon"], ["kill", "--all"],
+                                  ["destroy", "--force=yes", "up"], ["stop", "--dry-run", "up"], ["destroy"]])
+def test_action_forms_it_does_not_know_go_to_click_and_change_nothing(two_machines, argv):
+    api, home = two_machines, two_machines.home.root
+    fast, full = run(home, "creature.entry", *argv), run(home, "creature.cli", *argv)
+    assert fast == full and fast[3], (fast, full)
+    if "--dry-run" not in argv and argv != ["kill", "--all"]:
+        assert fast[0] == 2
+    assert api.state("up").value == "running" if argv != ["kill", "--all"] else api.state("up").value == "stopped"

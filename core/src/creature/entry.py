@@ -1,23 +1,30 @@
-"""The `creature` executable: `list`, `show` and `start` in their plain forms answered before click is imported.
+"""The `creature` executable: the plain forms of the everyday commands answered before click is imported.
 
 They are the commands run most often, and importing click costs more than answering `show` (and a fifth of
 a QEMU boot). The plain forms (`[--home DIR] list [--driver D] [--state S] [--format F]`, `show NAME
-[--format F]`, `start NAME...`) are parsed here and done by the same functions the click commands call
-(creature.builtin.commands: listing, actions), so the effect and output are the same; anything else
-(help, other options, another host) goes to the full command line.
+[--format F]`, `start|kill NAME...`, `stop NAME... [--timeout S]`, `destroy NAME... [--force]`) are parsed
+here and done by the same functions the click commands call (creature.builtin.commands: listing, actions),
+so the effect and output are the same; anything else (help, --all, --dry-run, other options, another host)
+goes to the full command line.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
-FORMATS = {"list": ("table", "json", "csv"), "show": ("table", "json"), "start": ("table",)}
-OPTIONS = {"list": ("--driver", "--state", "--format"), "show": ("--format",), "start": ()}
+FORMATS = {"list": ("table", "json", "csv"), "show": ("table", "json")}
+# the options each plain form takes: a value, or (None) a flag
+OPTIONS = {"list": {"--driver": str, "--state": str, "--format": str}, "show": {"--format": str}, "start": {},
+           "kill": {}, "stop": {"--timeout": float}, "destroy": {"--force": None}}
+ARGUMENTS = {"list": (0, 0), "show": (1, 1), "start": (1, 64), "kill": (1, 64), "stop": (1, 64), "destroy": (1, 64)}
+# a command that may have changed something reports its own unexpected error; a read hands it to click
+ACTIONS = ("start", "kill", "stop", "destroy")
 
 
-def _parse(argv: list[str]) -> tuple[str | None, str, list[str], dict[str, str]] | None:
-    """(home, command, arguments, options) of a plain list or show; None for anything else."""
+def _parse(argv: list[str]) -> tuple[str | None, str, list[str], dict] | None:
+    """(home, command, arguments, options) of a plain form; None for anything else."""
     home, rest = None, list(argv)
     while rest and (rest[0] == "--home" or rest[0].startswith("--home=")):
         if rest[0] == "--home":
@@ -26,29 +33,40 @@ def _parse(argv: list[str]) -> tuple[str | None, str, list[str], dict[str, str]]
             home, rest = rest[1], rest[2:]
         else:
             home, rest = rest[0].partition("=")[2], rest[1:]
-    if not rest or rest[0] not in FORMATS:
+    if not rest or rest[0] not in OPTIONS:
         return None
     command, words, args, options = rest[0], rest[1:], [], {}
+    takes = OPTIONS[command]
     while words:
         word = words.pop(0)
         name, eq, value = word.partition("=")
-        if name in OPTIONS[command] and name not in options:
+        if name in takes and name not in options:
+            if takes[name] is None:
+                if eq:
+                    return None
+                options[name] = True
+                continue
             if not eq:
                 if not words:
                     return None
                 value = words.pop(0)
-            options[name] = value
-        elif word.startswith("-") or (args and command != "start"):
+            try:
+                options[name] = takes[name](value)
+            except ValueError:
+                return None
+        elif word.startswith("-") or (args and command not in ACTIONS):
             return None
         else:
             args.append(word)
-    wanted = {"list": (0, 0), "show": (1, 1), "start": (1, 64)}[command]
-    if not wanted[0] <= len(args) <= wanted[1] or options.get("--format", "table") not in FORMATS[command]:
+    low, high = ARGUMENTS[command]
+    if not low <= len(args) <= high or options.get("--format", "table") not in FORMATS.get(command, ("table",)):
+        return None
+    if not math.isfinite(options.get("--timeout", 0.0)) or options.get("--timeout", 0.0) < 0:
         return None
     return home, command, args, options
 
 
-def _answer(home: str | None, command: str, args: list[str], options: dict[str, str]) -> int:
+def _answer(home: str | None, command: str, args: list[str], options: dict) -> int:
     from creature.home import Home
 
     root = Home(home).root
@@ -64,10 +82,10 @@ def _answer(home: str | None, command: str, args: list[str], options: dict[str, 
         print(show_text(show_data(root, args[0]), fmt))
     else:
         from creature.api import Creature
-        from creature.builtin.commands.actions import each, targets
+        from creature.builtin.commands.actions import act
 
-        creature = Creature(root)
-        return each(targets(creature, tuple(args), False, {"stopped", "crashed"}), creature.start)
+        return act(Creature(root), command, tuple(args), force=options.get("--force", False),
+                   timeout=options.get("--timeout", 30.0))
     return 0
 
 
@@ -87,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
             print("creature: error: interrupted", file=sys.stderr)
             sys.exit(130)
         except Exception as exc:
-            if plain[1] == "start":  # something may have changed: said in one line, not repeated
+            if plain[1] in ACTIONS:  # something may have changed: said in one line, not repeated
                 from creature.errors import error_line
 
                 print(f"creature: error: {error_line(exc)}", file=sys.stderr)

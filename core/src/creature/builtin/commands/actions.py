@@ -6,6 +6,9 @@ import sys
 
 from creature.errors import CreatureError, InputError
 
+# the states a command acts on with --all
+WANT = {"start": {"stopped", "crashed"}, "stop": {"running", "paused"}, "kill": {"running", "paused"}}
+
 
 def targets(creature, names: tuple[str, ...], all_: bool, want: set[str]) -> list[str]:
     """The machines a command acts on: the names given (each must exist first), or with all_ every one in a state of want."""
@@ -32,3 +35,18 @@ def each(names: list[str], action) -> int:
             print(f"creature: error: {exc}", file=sys.stderr)
             code = max(code, exc.exit_code)
     return code
+
+
+def act(creature, command: str, names: tuple[str, ...], all_: bool = False, force: bool = False, timeout: float = 30.0) -> int:
+    """start, kill, stop or destroy machines: what those commands do, for click and for creature.entry alike."""
+    if command == "destroy":
+        chosen = targets(creature, tuple(dict.fromkeys(names)), False, set())  # a mistyped name destroys nothing
+        return each(chosen, lambda n: creature.destroy(n, force=force))
+    chosen = targets(creature, names, all_, WANT[command])
+    if command != "stop":
+        return each(chosen, getattr(creature, command))
+
+    def one(n):
+        if creature.stop(n, timeout).forced:
+            print(f"machine {n} did not shut down within {timeout:g} s and was forced off", file=sys.stderr)
+    return each(chosen, one)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from creature.builtin.commands.actions import each, targets
+from creature.builtin.commands.actions import WANT, act, each, targets
 from creature.builtin.commands.listing import COLUMNS as LIST_COLUMNS
 from creature.cli import FORMAT, api
 from creature.errors import CreatureError, InputError
@@ -201,8 +201,8 @@ def start(ctx, names, all_, dry_run):
     """Start machines."""
     creature = api(ctx)
     if dry_run:
-        return _planeach(creature, targets(creature, names, all_, {"stopped", "crashed"}), "start")
-    return each(targets(creature, names, all_, {"stopped", "crashed"}), creature.start)
+        return _planeach(creature, targets(creature, names, all_, WANT["start"]), "start")
+    return act(creature, "start", names, all_)
 
 
 def _timeout_option(f):
@@ -220,12 +220,8 @@ def stop(ctx, names, all_, timeout, dry_run):
     """Stop machines gracefully, forcing them after the timeout."""
     creature = api(ctx)
     if dry_run:
-        return _planeach(creature, targets(creature, names, all_, {"running", "paused"}), "stop")
-
-    def one(n):
-        if creature.stop(n, timeout).forced:
-            click.echo(f"machine {n} did not shut down within {timeout:g} s and was forced off", err=True)
-    return each(targets(creature, names, all_, {"running", "paused"}), one)
+        return _planeach(creature, targets(creature, names, all_, WANT["stop"]), "stop")
+    return act(creature, "stop", names, all_, timeout=timeout)
 
 
 @click.command()
@@ -236,7 +232,7 @@ def stop(ctx, names, all_, timeout, dry_run):
 def restart(ctx, names, all_, timeout):
     """Stop then start machines."""
     creature = api(ctx)
-    return each(targets(creature, names, all_, {"running", "paused"}), lambda n: creature.restart(n, timeout))
+    return each(targets(creature, names, all_, WANT["stop"]), lambda n: creature.restart(n, timeout))
 
 
 @click.command()
@@ -248,8 +244,8 @@ def kill(ctx, names, all_, dry_run):
     """End machines at once."""
     creature = api(ctx)
     if dry_run:
-        return _planeach(creature, targets(creature, names, all_, {"running", "paused"}), "kill")
-    return each(targets(creature, names, all_, {"running", "paused"}), creature.kill)
+        return _planeach(creature, targets(creature, names, all_, WANT["kill"]), "kill")
+    return act(creature, "kill", names, all_)
 
 
 @click.command()
@@ -260,10 +256,9 @@ def kill(ctx, names, all_, dry_run):
 def destroy(ctx, names, force, dry_run):
     """Remove machines and their files (no --all: name each one)."""
     creature = api(ctx)
-    names = targets(creature, tuple(dict.fromkeys(names)), False, set())  # a mistyped name destroys nothing
     if dry_run:
-        return _planeach(creature, names, "destroy")
-    return each(names, lambda n: creature.destroy(n, force=force))
+        return _planeach(creature, targets(creature, tuple(dict.fromkeys(names)), False, set()), "destroy")
+    return act(creature, "destroy", names, force=force)
 
 
 @click.command("exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
