@@ -81,7 +81,7 @@ def test_ssh_key_and_root_password(debian_like, tmp_path):
     key.write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyMaterial test@host\n")
     upper = tmp_path / "upper"
     upper.mkdir()
-    access = Access.of(key, "s3cret pw")
+    access = Access.of(key, "s3cret pw")  # hashed by adjust itself
     adjust(upper, "web", base=debian_like, container=True, access=access)
     keys = upper / "root/.ssh/authorized_keys"
     assert keys.read_text() == "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyMaterial test@host\n"
@@ -137,3 +137,23 @@ def test_never_writes_through_a_guest_symlink(tmp_path):
     adjust(root, "g")
     assert outside.read_text() == "host\n"
     assert (root / "etc/hostname").read_text() == "g\n"
+
+
+def test_a_refused_root_password_is_never_hashed(monkeypatch):
+    """The driver check comes first: a refused create runs no openssl (Xen's dom0 has none) and says why it refused."""
+    from types import SimpleNamespace
+
+    from creature.builtin.guest import adjust as adjust_module
+    from creature.builtin.guest.inputs import GuestInputs
+
+    calls = []
+    monkeypatch.setattr(adjust_module, "hash_password", lambda pw: calls.append(pw) or "$6$salt$hash")
+    access = Access.of(root_password="pw")
+    assert "pw" not in repr(access)
+    refusing = SimpleNamespace(name="nokeys", capabilities=SimpleNamespace(guest_access=False, cloud_init=False))
+    with pytest.raises(InputError, match="cannot put --ssh-key or --root-password"):
+        GuestInputs.check(refusing, access, None)
+    assert calls == []
+    taking = SimpleNamespace(name="keys", capabilities=SimpleNamespace(guest_access=True, cloud_init=False))
+    checked = GuestInputs.check(taking, access, None).access
+    assert (checked.root_password_hash, checked.root_password, calls) == ("$6$salt$hash", None, ["pw"])

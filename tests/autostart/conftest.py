@@ -88,7 +88,10 @@ def _simulate_reboot(api, names: list[str]) -> None:
     records = [r for n in names for r in _lxc_processes(api, n)]
     for record in records:
         if record.alive():
-            os.kill(record.pid, signal.SIGKILL)
+            try:
+                os.kill(record.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it ended on its own after alive() (a container's init dies with its monitor)
     wait_until(lambda: not any(r.alive() for r in records), 10, what="the killed lxc processes to disappear")
     for name in names:
         for runtime in ("run.json", "monitor.pid"):

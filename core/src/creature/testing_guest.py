@@ -40,6 +40,12 @@ class GuestConformance:
             assert cli.ok("exec", "conf-exec", "--", "printf", "%s|", "two words", "*", "$HOME").out == "two words|*|$HOME|"
             missing = cli("exec", "conf-exec", "--", "no-such-command-here")
             assert missing.code == 127 and "no-such-command-here" in missing.err, missing
+            if not self._caps(creature_api).vm:
+                # a container's command runs under its limits: in its init's cgroups or below them (lxc-attach: .lxc)
+                lines = cli.ok("exec", "conf-exec", "--", "cat", "/proc/self/cgroup", "/proc/1/cgroup").out.splitlines()
+                own, init = (dict(line.rsplit(":", 1) for line in half) for half in (lines[:len(lines) // 2], lines[len(lines) // 2:]))
+                assert own.keys() == init.keys() and all(own[h] == init[h] or own[h].startswith(init[h].rstrip("/") + "/")
+                                                         for h in init), (own, init)
         finally:
             self._destroy(cli, "conf-exec")
 

@@ -88,7 +88,7 @@ class InstanceRequest:
         self.cluster, self.info, self.machine, self.nics, self.node = cluster, info, machine, nics, node
         spec, opts = machine.spec, parse_options(machine.spec.options)
         access = machine.access
-        if access is not None and (getattr(access, "ssh_keys", None) or getattr(access, "root_password_hash", None)):
+        if access:
             raise InputError("ganeti takes no --ssh-key or --root-password: the template's image is copied as it is")
         name = info.get("name")
         enabled_hv = info.get("enabled_hypervisors") or []

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from creature.sdk import AgentUnavailable, CreatureError, agent_result
+from creature.sdk import AgentUnavailable, CreatureError, agent_result, children
 
 GUEST_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "TERM": "xterm"}
 
@@ -56,6 +56,31 @@ def _setns(fds: list[int]) -> None:
             raise OSError(ctypes.get_errno(), f"setns({kind}) failed")
 
 
+def _cgroup_mounts() -> list[tuple[str, set[str]]]:
+    """(mount point, its options) of each cgroup hierarchy mounted here; cgroup2's options are {"0"}."""
+    mounts = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields = right.split()
+            if len(fields) >= 3 and fields[0] in ("cgroup", "cgroup2"):
+                mounts.append((left.split()[4], {"0"} if fields[0] == "cgroup2" else set(fields[2].split(","))))
+    return mounts
+
+
+def cgroup_procs(pid: int) -> list[str]:
+    """The cgroup.procs file of each hierarchy pid belongs to (v1 controllers and the unified one), as this host mounts them."""
+    mounts, files = _cgroup_mounts(), []
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            hierarchy, controllers, path = line.rstrip("\n").split(":", 2)
+            wanted = {"0"} if hierarchy == "0" else set(controllers.split(","))
+            where = next((m for m, options in mounts if wanted <= options), None)
+            if where is not None and wanted != {""}:
+                files.append(os.path.join(where, path.lstrip("/"), "cgroup.procs"))
+    return files
+
+
 def lxc_exec(connection, domain, name: str, argv: list[str]) -> int:
     """Run argv inside the container with the caller's stdio; its exit status (126/127: it could not run)."""
     import libvirt_lxc
@@ -65,6 +90,17 @@ def lxc_exec(connection, domain, name: str, argv: list[str]) -> int:
         fds = libvirt_lxc.lxcOpenNamespace(domain, 0)
     except Exception as exc:
         raise CreatureError(f"cannot enter the namespaces of {name!r} (exec needs a local libvirt daemon): {exc}") from None
+    # the command joins the container's cgroups too, as lxc-attach does: else it escapes its CPU and memory limits
+    # (and `stats` never sees it). The domain ID is the libvirt_lxc controller's pid; its child is the container's init.
+    inits = children(connection.call("ID", target=domain))
+    try:
+        groups = cgroup_procs(inits[0]) if inits else []
+    except OSError:
+        groups = []
+    if not groups:
+        for fd in fds:
+            os.close(fd)
+        raise CreatureError(f"cannot find the cgroups of {name!r}'s init (exec needs a local libvirt daemon)")
     try:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -72,6 +108,9 @@ def lxc_exec(connection, domain, name: str, argv: list[str]) -> int:
         if pid == 0:  # pragma: no cover (the child)
             code = 126
             try:
+                for procs in groups:  # before setns: the host's cgroup mounts
+                    with open(procs, "w") as f:
+                        f.write(str(os.getpid()))
                 _setns(fds)
                 # the pid namespace takes effect for children: the command is a grandchild
                 inner = os.fork()

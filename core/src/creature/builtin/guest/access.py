@@ -26,6 +26,7 @@ _PREFIX = "initramfs-"
 def access_entries(access) -> list[tuple[str, int, bytes]]:
     """The archive's entries for access (a creature.sdk.Access): creature/access/{id, authorized_keys, root-hash}."""
     files = {}
+    access = access.hashed() if access is not None else None
     if access is not None and access.ssh_keys:
         files["authorized_keys"] = ("\n".join(access.ssh_keys) + "\n").encode()
     if access is not None and access.root_password_hash:

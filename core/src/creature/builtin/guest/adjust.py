@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from creature.errors import CreatureError, InputError
@@ -28,10 +28,12 @@ class Access:
     ssh_keys: tuple[str, ...] = ()
     root_password_hash: str | None = None
     key_file: str | None = None  # where the keys came from (`creature ssh` logs in with the private key beside it)
+    # hashed by hashed(), once a driver is known to take it: a refused create runs nothing
+    root_password: str | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, ssh_key_file: str | os.PathLike | None = None, root_password: str | None = None) -> Access:
-        """Read and check an SSH public key file and hash a root password (both optional); bad input is an InputError."""
+        """Read and check an SSH public key file and a root password (both optional); bad input is an InputError."""
         keys: tuple[str, ...] = ()
         if ssh_key_file is not None:
             try:
@@ -43,16 +45,19 @@ class Access:
             keys = tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
             if not keys or not all(k.startswith(SSH_KEY_TYPES) for k in keys):
                 raise InputError(f"ssh key file {str(ssh_key_file)!r} is not an SSH public key (want e.g. ssh-ed25519 AAAA...)")
-        hashed = None
-        if root_password is not None:
-            if not root_password or "\n" in root_password:
-                raise InputError("the root password must be one non-empty line")
-            hashed = hash_password(root_password)
-        return cls(ssh_keys=keys, root_password_hash=hashed,
+        if root_password is not None and (not root_password or "\n" in root_password):
+            raise InputError("the root password must be one non-empty line")
+        return cls(ssh_keys=keys, root_password=root_password,
                    key_file=str(Path(ssh_key_file).absolute()) if ssh_key_file is not None else None)
 
+    def hashed(self) -> Access:
+        """This access with its root password hashed (openssl) and the password itself dropped."""
+        if self.root_password is None:
+            return self
+        return replace(self, root_password_hash=hash_password(self.root_password), root_password=None)
+
     def __bool__(self) -> bool:
-        return bool(self.ssh_keys or self.root_password_hash)
+        return bool(self.ssh_keys or self.root_password_hash or self.root_password)
 
 
 def hash_password(password: str) -> str:
@@ -209,6 +214,7 @@ def adjust(root: Path, name: str, nics: Sequence = (), *, base: Path | None = No
             _write(root, rel, text, 0o600, dir_mode=0o700)  # user-data may hold secrets: root's only
     if access is None:
         return
+    access = access.hashed()
     if access.ssh_keys:
         home = _root_home(base, root)
         _write(root, f"{home}/.ssh/authorized_keys", "\n".join(access.ssh_keys) + "\n", 0o600, dir_mode=0o700)

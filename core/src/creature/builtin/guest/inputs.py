@@ -32,7 +32,7 @@ class GuestInputs:
             raise InputError(f"driver {driver.name!r} cannot put --ssh-key or --root-password into its guests")
         if cloud_init is not None and not driver.capabilities.cloud_init:
             raise InputError(f"driver {driver.name!r} cannot hand cloud-init data to its guests (--cloud-init...)")
-        return cls(access=access or None, nocloud=cloud_init)
+        return cls(access=access.hashed() if access else None, nocloud=cloud_init)
 
     @contextmanager
     def given(self, home, machine, driver, dry_run: bool = False):
