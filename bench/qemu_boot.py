@@ -67,6 +67,8 @@ def main() -> int:
         raw_dir = home / "raw"
         raw_dir.mkdir(mode=0o700)
         raw_argv = [a.replace(str(machine.dir), str(raw_dir)) for a in planned]
+        for fifo in ("agent.in", "agent.out"):  # the guest agent's channel: QEMU's pipe chardev opens FIFOs it does not make
+            os.mkfifo(raw_dir / fifo, 0o600)
 
         ours, in_process, theirs = [], [], []
         for _ in range(args.runs):
@@ -87,6 +89,8 @@ def main() -> int:
 
             for name in ("console.log", "qemu.pid", "disk.qcow2", "qmp.sock", "console.sock"):
                 (raw_dir / name).unlink(missing_ok=True)
+            for initramfs in machine.dir.glob("initramfs-*.cpio"):  # the machine's own (hostname, keys), made by its start
+                shutil.copyfile(initramfs, raw_dir / initramfs.name)
             subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", backing, str(raw_dir / "disk.qcow2")],
                            check=True)
             started = time.monotonic()

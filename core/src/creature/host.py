@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,7 +18,7 @@ class HostFacts:
 
     @cached_property
     def kernel_release(self) -> str:
-        return platform.release()
+        return os.uname().release  # what platform.release() reads, without importing platform
 
     @cached_property
     def kernel_version(self) -> tuple[int, int]:

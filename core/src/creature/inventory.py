@@ -11,7 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from creature.errors import CreatureError, InputError
-from creature.records import Machine, MachineSpec, Network, Template, TemplateMeta
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:  # the records are imported where rows become records: `show` and `list` read rows only
+    from creature.records import Machine, Network, Template
 
 SCHEMA_VERSION = 2  # 2: networks and nics (MAC/IP reservations)
 # Made on first use rather than in SCHEMA, so homes made before it existed get it without a schema bump.
@@ -149,6 +152,8 @@ class Inventory:
     @staticmethod
     def _machine(row: tuple) -> Machine:
         # validated when it was created: read back as it is (no pydantic on the everyday path)
+        from creature.records import Machine, MachineSpec
+
         spec, data, directory, created = row
         return Machine(spec=MachineSpec.from_dict(json.loads(spec)), data=json.loads(data), dir=Path(directory), created=created)
 
@@ -216,10 +221,14 @@ class Inventory:
 
     # networks and NIC reservations
     def network(self, name: str) -> Network | None:
+        from creature.records import Network
+
         rows = self._query("SELECT config FROM networks WHERE name = ?", (name,))
         return Network.from_dict(json.loads(rows[0][0])) if rows else None
 
     def networks(self) -> list[Network]:
+        from creature.records import Network
+
         return [Network.from_dict(json.loads(r[0])) for r in self._query("SELECT config FROM networks ORDER BY name")]
 
     def add_network(self, network: Network) -> None:
@@ -257,6 +266,8 @@ class Inventory:
 
     @staticmethod
     def _template(row: tuple) -> Template:
+        from creature.records import Template, TemplateMeta
+
         name, method, path, options, meta, size, created = row
         return Template(
             name=name, method=method, path=Path(path), options=json.loads(options), meta=TemplateMeta.from_dict(json.loads(meta)),

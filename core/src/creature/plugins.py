@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections import namedtuple
 from functools import cached_property
 
 from creature.errors import CreatureError
@@ -13,16 +13,11 @@ GROUP = "creature"
 FIRSTRESULT = frozenset({"creature_assign_nics", "creature_host_api"})
 
 
-@dataclass
-class LoadFailure:
+# named tuples, not dataclasses: `show` and `list` load this module, and dataclasses (with inspect) costs them 8 ms
+class LoadFailure(namedtuple("LoadFailure", ("name", "distribution", "error"))):
     """An entry point that could not be loaded, kept to be shown instead of crashing the tool."""
 
-    name: str
-    distribution: str
-    error: str
 
-
-@dataclass
 class Plugins:
     """Every creature plugin of this environment, dispatched through pluggy.
 
@@ -31,14 +26,14 @@ class Plugins:
     point is loaded through stevedore and the index is written for the next run.
     """
 
-    strict: bool = field(default_factory=lambda: os.environ.get("CREATURE_STRICT_PLUGINS", "") not in ("", "0"))
-    disabled: frozenset[str] = field(
-        default_factory=lambda: frozenset(
-            n.strip() for n in os.environ.get("CREATURE_DISABLE_PLUGINS", "").split(",") if n.strip()
-        )
-    )
+    def __init__(self, strict: bool | None = None, disabled: frozenset[str] | None = None):
+        env = os.environ
+        self.strict = env.get("CREATURE_STRICT_PLUGINS", "") not in ("", "0") if strict is None else strict
+        self.disabled = frozenset(n.strip() for n in env.get("CREATURE_DISABLE_PLUGINS", "").split(",") if n.strip()) \
+            if disabled is None else disabled
+        self._setup()
 
-    def __post_init__(self):
+    def _setup(self) -> None:
         from creature import plugin_index
 
         self.failures: list[LoadFailure] = []

@@ -27,7 +27,7 @@ def host_check(ctx, fmt):
         probe = creature.probe(name)
         drivers[name] = {"usable": probe.usable, "distribution": entry.distribution, "priority": entry.cls.priority,
                          "checks": [c.to_dict() for c in probe.checks]}
-    failures = [vars(f) for f in creature.plugins.failures]
+    failures = [f._asdict() for f in creature.plugins.failures]
     rows = [{"section": s, "name": c.name, "ok": c.ok, "reason": c.reason} for s, cs in report.sections.items() for c in cs]
     for name, d in drivers.items():
         rows.append({"section": f"driver {name}", "name": "usable", "ok": d["usable"], "reason": "" if d["usable"] else "see checks below"})

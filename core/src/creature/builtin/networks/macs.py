@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable
 
 from creature.errors import CreatureError, InputError
@@ -32,6 +30,8 @@ def check_mac(mac: str) -> str:
 
 def allocate(prefix: str, in_use: Callable[[str], bool], taken: set[str] = frozenset(), max4: int = 0xFF) -> str:
     """A random MAC under prefix (fourth octet at most max4) that in_use() and taken both reject."""
+    import secrets  # here: only create needs it (secrets imports hashlib)
+
     prefix = check_prefix(prefix)
     for _ in range(1000):
         raw = secrets.token_bytes(3)
@@ -43,5 +43,7 @@ def allocate(prefix: str, in_use: Callable[[str], bool], taken: set[str] = froze
 
 def derived_mac(prefix: str, *key: object, max4: int = 0xFF) -> str:
     """A stable MAC under prefix (fourth octet at most max4) for key, say a machine name and NIC index the spec gave no MAC."""
+    import hashlib  # here: only create needs it
+
     digest = hashlib.sha256("/".join(str(k) for k in key).encode()).digest()
     return prefix + "".join(f":{b:02x}" for b in (digest[0] % (max4 + 1), digest[1], digest[2]))

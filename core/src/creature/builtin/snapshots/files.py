@@ -3,8 +3,6 @@ filesystem can, and a restore that swaps the saved copy in with one atomic excha
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 from pathlib import Path
 
@@ -27,6 +25,9 @@ def copy_into(source: Path, folder: Path) -> Path:
 
 def exchange(a: Path, b: Path) -> None:
     """Swap two paths of one filesystem in one step (renameat2 RENAME_EXCHANGE): a crash leaves one or the other."""
+    import ctypes  # here: every driver with snapshots imports this module, most commands never swap
+    import ctypes.util
+
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     if libc.renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) != 0:
         err = ctypes.get_errno()

@@ -7,7 +7,6 @@ is learned again as soon as any of them differs: an upgrade or a new PATH is not
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -29,6 +28,8 @@ def _stamp(paths: list[str]) -> list:
 
 def remembered(name: str, learn: Callable[[], tuple[dict, list[str]]]) -> dict:
     """learn() -> (facts, the files they depend on), run only when no stored answer is still valid."""
+    import hashlib  # here: drivers import this module at their own import, `destroy` never asks a fact
+
     key = hashlib.sha256(json.dumps([name, os.environ.get("PATH", ""), os.geteuid()]).encode()).hexdigest()[:16]
     path = shared_cache() / "facts" / f"{key}.json"
     try:

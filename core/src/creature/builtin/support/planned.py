@@ -7,7 +7,6 @@ and destroy around those are the same. What --dry-run shows is then, by construc
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from pathlib import Path
@@ -43,6 +42,8 @@ def path_check(name: str, path: Path, present: str, missing: str) -> Check:
 
 def stable_id(name: str, low: int, high: int) -> int:
     """A number from low to high that depends only on name: the numeric ID a tool wants for a machine (CTID, context)."""
+    import hashlib
+
     return low + int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % (high - low + 1)
 
 
