@@ -21,11 +21,19 @@ def watch(connection: Connection, on_event) -> int:
     if start_event_loop():
         connection.reopen()
 
+    last: dict[str, str] = {}  # domain UUID -> the last event told
+
     def callback(_conn, domain, event, detail, _opaque):
         name = EVENTS.get(event)
         if event == 5 and detail == _STOPPED_CRASHED:
             name = "crashed"
-        if name is not None:
+        if name is None:
+            return
+        uuid = domain.UUIDString()
+        # libvirt's LXC driver may report one stop twice (the destroy, then its controller's end, racing): a
+        # state is told once, whatever libvirt repeats
+        if last.get(uuid) != name:
+            last[uuid] = name
             on_event(domain, name)
 
     return connection.call("domainEventRegisterAny", None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, callback, None)
