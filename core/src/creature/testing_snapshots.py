@@ -14,7 +14,7 @@ PROOF = "/creature-snapshot-proof"
 class SnapshotConformance:
     """Write a file in the guest, snapshot, change it, restore: the guest reads the first content (exec or console)."""
 
-    guest_shell = True  # False: no root shell without a password (exec or console): these tests skip, saying so
+    root_login = True  # False: no root shell without a password (exec or console): these tests skip, saying so
 
     def _guest(self, cli, name: str, command: str) -> str:
         """Run a shell command line in the running guest: through exec where the driver has it, else its console."""
@@ -34,8 +34,8 @@ class SnapshotConformance:
         return out
 
     def _need_shell(self) -> None:
-        if not self.guest_shell:
-            pytest.skip(f"{type(self).__name__} sets guest_shell = False: its guests give the suite no root shell (its comment says why)")
+        if not self.root_login:
+            pytest.skip(f"{type(self).__name__} sets root_login = False: its guests give the suite no root shell (its comment says why)")
 
     def _write(self, cli, name: str, text: str) -> None:
         assert self._guest(cli, name, f"echo {text} > {PROOF} && sync && cat {PROOF}").strip().endswith(text)

@@ -29,7 +29,7 @@ class TestUmlDebianConformance(DriverConformance):
     stop_timeout = 60
     # its console asks a root password, and UML machines take none at create: snapshots and export are tested
     # with the busybox guest (TestUmlConformance)
-    guest_shell = False
+    root_login = False
 
     @pytest.fixture(scope="class")
     @classmethod

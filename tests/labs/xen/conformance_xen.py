@@ -37,7 +37,7 @@ class TestXenInLab(DriverConformance):
     stop_timeout = 120
     # busybox guests run no getty on Xen's console (hvc0): the shared snapshot and export tests need a shell, so
     # snapshots are checked on the stopped domain's disk instead (test_snapshot_restores_the_stopped_disk)
-    guest_shell = False
+    root_login = False
 
     def test_running_console_restart_and_recreate(self, creature_api, template):
         """State agrees with `xl list -l`; console output arrives; a name is reusable right after a graceful stop.
