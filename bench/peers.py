@@ -46,7 +46,7 @@ class Sizes:
 
     rounds: int = 11  # lifecycle
     list_rounds: int = 15  # list and show
-    libvirt_rounds: int = 9  # libvirt-qemu start
+    libvirt_rounds: int = 21  # libvirt-qemu start: libvirt starts a TCG guest in ~300 or ~450 ms, one or the other
     floor_rounds: int = 5  # Vagrant's command floor
     listed: int = 100
     running: int = 10  # containers running while the per-container memory is measured
@@ -71,6 +71,11 @@ ROWS = [
 ]
 TARGETS = {("list", "LXD"): 0.5, ("start", "LXD"): 1.0, ("create+start", "LXD"): 1.2, ("kill", "LXD"): 0.5,
            ("delete", "LXD"): 2.0, ("show", "LXD"): 3.0, ("list-lv", "virsh"): 2.0, ("start-lv", "virsh"): 1.2}
+
+
+def in_order(tools: list[str], round_: int) -> list[str]:
+    """The tools in turn, first to last in even rounds and last to first in odd ones: none always runs after the same one."""
+    return list(tools) if round_ % 2 == 0 else list(reversed(tools))
 
 
 def skip_reason() -> str | None:
@@ -166,8 +171,8 @@ class Bench:
         """Time one command per tool, in turn, rounds times after a warm-up of each."""
         envs = envs or {}
         for i in range((self.n.list_rounds if rounds is None else rounds) + 1):
-            for tool, argv in commands.items():
-                self.t.time(row, tool, [argv], envs.get(tool, self.env(tool)), keep=i > 0)
+            for tool in in_order(list(commands), i):
+                self.t.time(row, tool, [commands[tool]], envs.get(tool, self.env(tool)), keep=i > 0)
         for tool in commands:
             self.values[(row, tool)] = self.t.median(row, tool)
 
@@ -181,10 +186,10 @@ class Bench:
         for i in range(self.n.rounds + 1):
             name = f"lc{i}"
             for op in ("create", "start", "kill", "delete"):
-                for tool in tools:
+                for tool in in_order(tools, i):
                     self.t.time(op, tool, self.argvs(op, tool, name), self.env(tool), keep=i > 0)
             name = f"cs{i}"
-            for tool in tools:
+            for tool in in_order(tools, i):
                 self.t.time("create+start", tool, self.argvs("create+start", tool, name), self.env(tool), keep=i > 0)
                 self.t.time("cleanup", tool, self.argvs("cleanup", tool, name), self.env(tool), keep=False)
         for op in ("create", "start", "create+start", "kill", "delete"):
@@ -271,14 +276,17 @@ class Bench:
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", base, str(raw / "disk.qcow2")], check=True)
         argv = qemu_argv_of_domain(machine / "domain.xml", raw / "disk.qcow2", raw / "console.log", raw / "qemu.pid")
         for i in range(self.n.libvirt_rounds + 1):
-            self.t.time("start-lv", "creature", [[*c, "start", "by-creature"]], keep=i > 0)
-            self.t.run([*virsh, "destroy", "by-creature"])
-            self.t.time("start-lv", "virsh", [[*virsh, "start", "by-virsh"]], keep=i > 0)
-            self.t.run([*virsh, "destroy", "by-virsh"])
-            (raw / "qemu.pid").unlink(missing_ok=True)
-            self.t.time("start-lv", "raw", [argv], keep=i > 0)
-            record = ProcessRecord.of(int((raw / "qemu.pid").read_text()))
-            kill_records([record] if record else [])
+            for tool in in_order(["creature", "virsh", "raw"], i):
+                if tool == "raw":
+                    (raw / "qemu.pid").unlink(missing_ok=True)
+                    self.t.time("start-lv", "raw", [argv], keep=i > 0)
+                    record = ProcessRecord.of(int((raw / "qemu.pid").read_text()))
+                    kill_records([record] if record else [])
+                    continue
+                domain = f"by-{tool}"
+                start = [*c, "start", domain] if tool == "creature" else [*virsh, "start", domain]
+                self.t.time("start-lv", tool, [start], keep=i > 0)
+                self.t.run([*virsh, "destroy", domain])
         for tool in ("creature", "virsh", "raw"):
             self.values[("start-lv", tool)] = self.t.median("start-lv", tool)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -109,3 +110,48 @@ def test_action_forms_it_does_not_know_go_to_click_and_change_nothing(two_machin
     if "--dry-run" not in argv and argv != ["kill", "--all"]:
         assert fast[0] == 2
     assert api.state("up").value == "running" if argv != ["kill", "--all"] else api.state("up").value == "stopped"
+
+
+def test_the_executable_skips_teardown_but_leaves_the_inventory_whole(lxc_usable):
+    """Run as the command itself, a plain form ends with os._exit: its output is all there, the inventory's
+    write-ahead log folded into inventory.sqlite (a copy of that file alone holds the change), the exit code kept."""
+    api = lxc_usable
+    api.templates.build("bb", "busybox")
+    for name in ("a", "b"):
+        api.create({"name": name, "driver": "lxc", "template": "bb"})
+    home = api.home.root
+    api.inventory.close()  # ours would keep the log open: the command's connection is then the last one
+    command = [sys.executable, "-m", "creature", "--home", str(home)]
+    done = subprocess.run([*command, "destroy", "a"], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert not (home / "inventory.sqlite-wal").exists()
+    import sqlite3
+
+    alone = home.parent / "copy.sqlite"
+    alone.write_bytes((home / "inventory.sqlite").read_bytes())
+    assert [r[0] for r in sqlite3.connect(alone).execute("SELECT name FROM machines")] == ["b"]
+    listed = subprocess.run([*command, "list", "--format", "json"], capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and [m["name"] for m in json.loads(listed.stdout)] == ["b"]
+    refused = subprocess.run([*command, "destroy", "nosuch"], capture_output=True, text=True, timeout=120)
+    assert (refused.returncode, refused.stdout, refused.stderr) == (2, "", "creature: error: no machine named 'nosuch'\n")
+
+
+def test_the_executable_says_nothing_when_its_reader_goes_away(lxc_usable):
+    """`creature list | head -1`: both ways end with status 1 and say nothing, like the full command line (click)."""
+    import fcntl
+    import os
+
+    api = lxc_usable
+    api.templates.build("bb", "busybox")
+    for i in range(30):
+        api.create({"name": f"m{i:02d}", "driver": "lxc", "template": "bb"})
+    argv = ["--home", str(api.home.root), "list", "--format", "json"]
+    ends = []
+    for command in (["-m", "creature", *argv], ["-c", f"from creature.cli import main; main({argv!r})"]):
+        reader, writer = os.pipe()
+        fcntl.fcntl(writer, 1031, 4096)  # F_SETPIPE_SZ: a page, less than the listing, so a write fails for sure
+        proc = subprocess.Popen([sys.executable, *command], stdout=writer, stderr=subprocess.PIPE)
+        os.close(writer)
+        os.close(reader)
+        ends.append((proc.wait(timeout=120), proc.stderr.read()))
+    assert ends == [(1, b""), (1, b"")], ends

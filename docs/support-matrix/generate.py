@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -43,7 +42,7 @@ def render(registry) -> str:
     """The Markdown page for the drivers in registry (a creature.registry.DriverRegistry)."""
     from creature.drivers import Capabilities
 
-    fields = [f.name for f in dataclasses.fields(Capabilities) if f.name not in ("uses_macs", "vm", "exec_channel")]
+    fields = [f for f in Capabilities.fields() if f not in ("uses_macs", "vm", "exec_channel")]
     rows = []
     for name, entry in registry:
         cls = entry.cls

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from creature.errors import InputError
-from creature.records import MachineData
+from creature.records import MachineData, Record
 
 if TYPE_CHECKING:
     from creature.builtin.support.usage import MachineStats
@@ -16,8 +15,7 @@ if TYPE_CHECKING:
     from creature.records import Address, Machine, State, Template
 
 
-@dataclass(frozen=True, kw_only=True)
-class Capabilities:
+class Capabilities(Record, frozen=True, kw_only=True):
     """What a driver can do; the core checks these before calling, the docs' support matrix shows them.
 
     Those in METHODS name the Driver methods behind them (remote: reach(), for machines on other hosts; placement:
@@ -50,8 +48,6 @@ class Capabilities:
     disk_limit: bool = False
     stats: bool = False
 
-    def to_dict(self) -> dict[str, bool | str]:
-        return asdict(self)
 
 
 # capability -> the Driver methods behind it (the conformance kit checks each driver against this)
@@ -61,20 +57,15 @@ METHODS = {"console": ("console",), "exec": ("exec",), "remote": ("reach",), "ex
            "disk_limit": ("resize_disk",), "stats": ("stats",)}
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(Record, frozen=True):
     """One probe or host check, with the exact reason for its outcome."""
 
     name: str
     ok: bool
     reason: str
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-
-@dataclass(frozen=True)
-class Probe:
+class Probe(Record, frozen=True):
     """Whether a driver is usable on this host, and every check that says why."""
 
     driver: str
@@ -92,8 +83,7 @@ class Probe:
         return "; ".join(failed) if failed else "usable"
 
 
-@dataclass
-class StopResult:
+class StopResult(Record):
     """How a stop ended: forced says the guest ignored the graceful request until the timeout."""
 
     forced: bool = False

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from creature.drivers import Check
+from creature.records import Record, field
 
 _CONTROLLERS = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "pids", "blkio", "io"}
 
@@ -67,12 +67,10 @@ class HostFacts:
         return os.geteuid() == 0
 
 
-
-@dataclass
-class HostReport:
+class HostReport(Record):
     """What `creature host check` prints: kernel checks, plugin checks, each driver's probe, load failures."""
 
-    sections: dict[str, list[Check]] = field(default_factory=dict)
+    sections: dict[str, list[Check]] = field(factory=dict)
 
     def add(self, section: str, name: str, ok: bool, reason: str) -> None:
         """Add one check under a section (plugins call this from creature_check_host)."""

@@ -29,7 +29,7 @@ _NAMES = {
     "Home": "creature.home", "write_private": "creature.home", "write_atomic": "creature.home",
     "shared_cache": "creature.home", "file_lock": "creature.home",
     "netns_argv": "creature.builtin.networks.netns", "netns_of": "creature.builtin.networks.netns", "derived_mac": "creature.builtin.networks.macs",
-    "emit": "creature.output", "status": "creature.output", "known_tools": "creature.builtin.support.facts",
+    "emit": "creature.builtin.support.output", "status": "creature.builtin.support.output", "known_tools": "creature.builtin.support.facts",
     "remembered": "creature.builtin.support.facts",
     # templates and bootstrap methods
     "Bootstrapper": "creature.templates", "disk_image": "creature.builtin.support.images", "remove_tree": "creature.templates",

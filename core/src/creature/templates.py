@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
@@ -64,6 +63,8 @@ def remove_tree(path: Path) -> None:
     if path.is_symlink() or path.is_file():
         path.unlink()
     elif path.exists():
+        import shutil  # here: start and stop import this module and remove nothing
+
         shutil.rmtree(path)
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import time
-import uuid as uuidlib
 from pathlib import Path
 from typing import ClassVar
 
@@ -171,6 +169,8 @@ class LibvirtDriver(Driver):
         """Addresses from libvirt's own sources: its DHCP leases, then the guest agent, then the ARP table."""
         if not machine.spec.nics:
             return []  # no NIC, no address: spare the daemon a round trip per domain in listings
+        import ipaddress  # here and uuid in create: start and stop need neither
+
         domain = self._domain(machine)
         found: list[Address] = []
         for source, name in ((_LEASE, "libvirt-lease"), (_AGENT, "libvirt-agent"), (_ARP, "libvirt-arp")):
@@ -312,6 +312,8 @@ class LibvirtQemuDriver(LibvirtDriver):
         return Probe.of(self.name, checks)
 
     def create(self, machine: Machine, template: Template, staging: Path) -> dict:
+        from uuid import uuid4
+
         from creature.sdk import disk_image
 
         from creature_libvirt.boot import boot_files
@@ -331,7 +333,7 @@ class LibvirtQemuDriver(LibvirtDriver):
         words = ["console=ttyS0", "root=/dev/vda", "rw", "panic=-1", "net.ifnames=0", "quiet",
                  f"creature.hostname={machine.name}", f"creature.acpi={halt}", f"creature.agent={AGENT_PORT}",
                  *guest_cmdline(self.home, machine.spec.nics)]  # the NICs' DHCP or static configuration
-        uuid = str(uuidlib.uuid4())
+        uuid = str(uuid4())
         bridges = [bridge_for(self.home, nic) for nic in machine.spec.nics]
         xml = qemu_domain(machine, uuid, self.home.root, emulator=which("qemu-system-x86_64") or "/usr/bin/qemu-system-x86_64",
                           disk=machine.dir / "disk.qcow2", kernel=kernel, initrd=initrd, cmdline=" ".join(words),
@@ -386,6 +388,8 @@ class LibvirtLxcDriver(CopySnapshots, LibvirtDriver):
         return Probe.of(self.name, checks)
 
     def create(self, machine: Machine, template: Template, staging: Path) -> dict:
+        from uuid import uuid4
+
         from creature_libvirt.domain_xml import lxc_domain
 
         # libvirt LXC mounts one folder as the root: without overlay support there, the clone is a copy
@@ -399,7 +403,7 @@ class LibvirtLxcDriver(CopySnapshots, LibvirtDriver):
             if not self.dry_run:  # a dry run shows the XML; the image would only be its bytes
                 ext4_image(staging / rootfs.name, machine.spec.disk, staging / "rootfs")
                 remove_tree(staging / "rootfs")
-        uuid = str(uuidlib.uuid4())
+        uuid = str(uuid4())
         bridges = [bridge_for(self.home, nic) for nic in machine.spec.nics]
         xml = lxc_domain(machine, uuid, self.home.root, rootfs=rootfs,
                          init=template.meta.get("init", "/sbin/init"), bridges=bridges)

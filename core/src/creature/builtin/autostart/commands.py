@@ -78,7 +78,7 @@ def host_down(ctx, timeout):
 @click.pass_context
 def host_status(ctx, fmt):
     """Autostart machines and their state; exit 3 (LSB: not running) when one of them is not running."""
-    from creature.output import emit
+    from creature.builtin.support.output import emit
 
     infos = [i for i in api(ctx).list_machines() if i.autostart]
     specs = {m.name: m.spec for m in api(ctx).inventory.machines()}

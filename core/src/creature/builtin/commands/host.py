@@ -12,7 +12,7 @@ from creature.cli import FORMAT, LazyGroup, api
 @click.pass_context
 def plugins(ctx, fmt):
     """Installed plugins, their drivers, and plugins that failed to load."""
-    from creature.output import emit
+    from creature.builtin.support.output import emit
 
     creature = api(ctx)
     p = creature.plugins

@@ -145,7 +145,7 @@ def create(ctx, name, file, driver, template, cpus, memory, disk, autostart, ord
 @click.pass_context
 def list_(ctx, driver, state, fmt, all_hosts):
     """Machines with their state, MACs and IPs."""
-    from creature.output import emit
+    from creature.builtin.support.output import emit
 
     if all_hosts:
         rows, warnings = _all_hosts(ctx, driver=driver, state=state)

@@ -60,7 +60,7 @@ def template_list(ctx, fmt):
     """Templates, their method, size and the machines using them."""
     import datetime
 
-    from creature.output import emit
+    from creature.builtin.support.output import emit
 
     creature = api(ctx)
     rows = []

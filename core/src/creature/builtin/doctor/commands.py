@@ -14,8 +14,8 @@ from creature.builtin.doctor.repair import find_leftovers, rebuild_inventory
 @click.pass_context
 def doctor(ctx, fix, rebuild, fmt):
     """Find leftovers of interrupted operations (and remove them with --fix)."""
+    from creature.builtin.support.output import emit, status
     from creature.cli import api
-    from creature.output import emit, status
 
     if rebuild:
         done = rebuild_inventory(api(ctx))

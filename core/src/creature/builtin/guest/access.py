@@ -11,7 +11,6 @@ running guest never sees an extra device holding them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from pathlib import Path
@@ -33,6 +32,8 @@ def access_entries(access) -> list[tuple[str, int, bytes]]:
         files["root-hash"] = access.root_password_hash.encode()
     if not files:
         return []
+    import hashlib  # here: every start of these drivers imports this module, only create writes an archive
+
     # the id marks the archive applied inside the guest: a new one per machine, whatever it holds
     files["id"] = hashlib.sha256(os.urandom(16) + b"".join(files.values())).hexdigest().encode()
     return [("creature", stat.S_IFDIR | 0o700, b""), ("creature/access", stat.S_IFDIR | 0o700, b""),

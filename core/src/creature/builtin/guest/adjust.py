@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from creature.errors import CreatureError, InputError
+from creature.records import Record, field
 
 SSH_KEY_TYPES = ("ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
 # systemd units that bring up udev; a container has no devices of its own to manage
@@ -21,8 +21,7 @@ UDEV_UNITS = ("systemd-udevd.service", "systemd-udevd-control.socket", "systemd-
 NO_UDEV_SCRIPT = "#!/bin/sh\n# creature: containers do not run udev (the host owns the devices)\nexit 0\n"
 
 
-@dataclass(frozen=True)
-class Access:
+class Access(Record, frozen=True):
     """Create-time ways into a guest: SSH public keys and a root password hash. Never stored in the inventory."""
 
     ssh_keys: tuple[str, ...] = ()
@@ -54,7 +53,7 @@ class Access:
         """This access with its root password hashed (openssl) and the password itself dropped."""
         if self.root_password is None:
             return self
-        return replace(self, root_password_hash=hash_password(self.root_password), root_password=None)
+        return self.replace(root_password_hash=hash_password(self.root_password), root_password=None)
 
     def __bool__(self) -> bool:
         return bool(self.ssh_keys or self.root_password_hash or self.root_password)
@@ -70,8 +69,7 @@ def hash_password(password: str) -> str:
     return run([openssl, "passwd", "-6", "-stdin"], input=password + "\n").stdout.strip()
 
 
-@dataclass(frozen=True)
-class NetworkConfig:
+class NetworkConfig(Record, frozen=True):
     """One NIC's guest-side configuration: DHCP unless a static address (CIDR) is reserved."""
 
     device: str

@@ -7,10 +7,7 @@ decompressing a bzImage (14 s instead of 2 s under TCG), so each of them caches 
 
 from __future__ import annotations
 
-import lzma
 import struct
-import tempfile
-import zlib
 from pathlib import Path
 
 from creature.errors import CreatureError
@@ -47,6 +44,11 @@ def payload(image: bytes) -> bytes:
 
 def decompress(data: bytes) -> bytes:
     """Decompress a kernel payload with whichever compressor Debian (or another build) used."""
+    # imported here: the drivers that boot kernels import this module at every start, and unpack a kernel once
+    import lzma
+    import tempfile
+    import zlib
+
     if data.startswith(_MAGICS["xz"]):
         return lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(data)
     if data.startswith(_MAGICS["gzip"]):

@@ -9,10 +9,8 @@ terminal) is the command's input; its output comes out on creature's stdout and 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import secrets
 import select
 import stat
 import sys
@@ -104,6 +102,8 @@ class FifoChannel:
             reader, writer = self._open()
             try:
                 self.buffer = b""
+                import secrets  # here: the drivers import this module for AGENT_PORT at every start
+
                 token = secrets.randbelow(1 << 31)
                 deadline = time.monotonic() + min(timeout, 3.0)
                 try:
@@ -169,6 +169,8 @@ def guest_exec(channel, argv: list[str], wait: float = AGENT_WAIT, stdin: bytes 
     A guest still booting has no agent yet: guest-exec is tried again until wait has passed, which it may
     be safely, since nothing ran while the agent did not answer.
     """
+    import base64  # here, like secrets: not every importer of this module runs commands
+
     data = read_input() if stdin is None else stdin
     request = {"execute": "guest-exec", "arguments": {
         "path": argv[0], "arg": list(argv[1:]), "input-data": base64.b64encode(data).decode(), "capture-output": True}}

@@ -12,8 +12,8 @@ from creature.cli import FORMAT, api
 @click.pass_context
 def host_check(ctx, fmt):
     """Kernel features, and for every driver whether it is usable here and why."""
+    from creature.builtin.support.output import emit
     from creature.host import HostReport
-    from creature.output import emit
 
     creature = api(ctx)
     report = HostReport()

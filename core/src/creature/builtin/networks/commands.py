@@ -41,7 +41,7 @@ def network_create(ctx, name, subnet, gateway, dhcp_range, no_dhcp, bridge, exte
 @click.pass_context
 def network_list(ctx, fmt):
     """Networks, their bridge, subnet, DHCP range, state here, and the machines on them."""
-    from creature.output import emit
+    from creature.builtin.support.output import emit
 
     creature = _api(ctx)
     rows = []
@@ -84,7 +84,7 @@ def network_up(ctx, names):
 @click.pass_context
 def network_leases(ctx, name, fmt):
     """The DHCP leases of a network and the machines they belong to."""
-    from creature.output import emit
+    from creature.builtin.support.output import emit
 
     emit(_api(ctx).networks.leases(name), ["mac", "ip", "machine", "hostname", "expires"], fmt)
 

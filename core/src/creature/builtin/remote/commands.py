@@ -68,7 +68,7 @@ def host_add(ctx, name, uri, driver, user, password_file, ca_cert, options):
 @click.pass_context
 def host_list(ctx, fmt):
     """The remote hosts and their URIs."""
-    from creature.output import emit
+    from creature.builtin.support.output import emit
 
     hosts = _hosts(ctx)
     emit([{"name": n, "uri": hosts.uri(n)} for n in hosts.names()], ["name", "uri"], fmt)

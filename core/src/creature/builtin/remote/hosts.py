@@ -11,26 +11,25 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from creature.errors import CreatureError, InputError, NotFound
 from creature.home import Home, write_private
 from creature.names import check_name
+from creature.records import Record, field
 
 URI_RE = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s]*$")
 FILE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 LOCAL = "local"
 
 
-@dataclass
-class HostAccess:
+class HostAccess(Record):
     """What `creature host add` was given besides the URI: credentials, the host's certificate, driver options."""
 
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     ca_cert: bytes | None = field(default=None, repr=False)
-    options: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(factory=dict)
 
     def given(self) -> list[str]:
         """The command-line names of what was given (for a driver that takes none of them)."""

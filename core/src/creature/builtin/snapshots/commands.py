@@ -21,7 +21,7 @@ def snapshot_group():
 @click.pass_context
 def snapshot_create(ctx, name, snap, description):
     """Snapshot machine NAME as SNAP (a running one where its driver can: see docs/snapshots.md)."""
-    from creature.output import status
+    from creature.builtin.support.output import status
 
     made = api(ctx).snapshots.create(name, snap, description)
     status(f"snapshot {snap} of {name}: {_size(made.size)}{', with memory' if made.memory else ''}")
@@ -33,7 +33,7 @@ def snapshot_create(ctx, name, snap, description):
 @click.pass_context
 def snapshot_list(ctx, name, fmt):
     """The snapshots of machine NAME, oldest first: time, size, whether they hold memory."""
-    from creature.output import emit
+    from creature.builtin.support.output import emit
 
     rows = [dict(s.to_dict(), time=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.created)),
                  **({"size": _size(s.size)} if fmt == "table" else {})) for s in api(ctx).snapshots.list(name)]
@@ -46,7 +46,7 @@ def snapshot_list(ctx, name, fmt):
 @click.pass_context
 def snapshot_restore(ctx, name, snap):
     """Put machine NAME back to SNAP (stopped for a disk snapshot; one with memory leaves it running from there)."""
-    from creature.output import status
+    from creature.builtin.support.output import status
 
     restored = api(ctx).snapshots.restore(name, snap)
     status(f"{name} restored to {snap}" + (" (running from its memory)" if restored.memory else ""))
@@ -75,7 +75,7 @@ def snapshot_rm(ctx, name, snaps):
 @click.pass_context
 def export(ctx, name, output, compression):
     """Write stopped machine NAME (spec, NICs, root flattened, checksums) to one archive."""
-    from creature.output import status
+    from creature.builtin.support.output import status
 
     api(ctx).snapshots.export(name, output, compression)
     if output != "-":
@@ -89,7 +89,7 @@ def export(ctx, name, output, compression):
 @click.pass_context
 def import_(ctx, archive, new_name, keep_macs):
     """Recreate the machine of ARCHIVE (a file, or - for stdin) in this home; a damaged archive imports nothing."""
-    from creature.output import status
+    from creature.builtin.support.output import status
 
     info = api(ctx).snapshots.import_(archive, new_name, keep_macs)
     status(f"imported {info.name} ({info.driver}, template {info.template})")

@@ -7,9 +7,10 @@ Everything here reads files (/proc, cgroup files, interface counters in /proc/PI
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
+
+from creature.records import Record, field
 
 MIB = 1024 * 1024
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -17,8 +18,7 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 _NO_LIMIT = 1 << 60  # cgroup v1 writes "no limit" as a page-rounded 2**63-1
 
 
-@dataclass
-class NicStats:
+class NicStats(Record):
     """Bytes through one NIC, counted as the guest sees them (a tap's or veth's host end counts the other way round)."""
 
     name: str  # the device the counters were read from (a tap, a veth, or the guest's own eth0)
@@ -27,8 +27,7 @@ class NicStats:
     tx_bytes: int
 
 
-@dataclass
-class MachineStats:
+class MachineStats(Record):
     """One machine's usage now: CPU time so far, memory, disk (bytes) and NICs; None where the host cannot tell."""
 
     cpu_seconds: float
@@ -36,10 +35,7 @@ class MachineStats:
     memory_limit: int | None = None
     disk_used: int | None = None
     disk_limit: int | None = None
-    nics: list[NicStats] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    nics: list[NicStats] = field(factory=list)
 
 
 def read(path: str | Path) -> str | None:
