@@ -134,6 +134,14 @@ def test_the_executable_skips_teardown_but_leaves_the_inventory_whole(lxc_usable
     assert listed.returncode == 0 and [m["name"] for m in json.loads(listed.stdout)] == ["b"]
     refused = subprocess.run([*command, "destroy", "nosuch"], capture_output=True, text=True, timeout=120)
     assert (refused.returncode, refused.stdout, refused.stderr) == (2, "", "creature: error: no machine named 'nosuch'\n")
+    api.start("b")  # a running machine is listed and shown through the API, which opens the inventory again
+    api.inventory.close()
+    try:
+        for argv in (["list"], ["show", "b"]):
+            assert subprocess.run([*command, *argv], capture_output=True, text=True, timeout=120).returncode == 0
+            assert sorted(p.name for p in home.glob("inventory.sqlite*")) == ["inventory.sqlite"], argv
+    finally:
+        api.kill("b")
 
 
 def test_the_executable_says_nothing_when_its_reader_goes_away(lxc_usable):

@@ -27,9 +27,6 @@ class TestUmlDebianConformance(DriverConformance):
     template_options = {"suite": "bookworm"}
     boot_timeout = 120
     stop_timeout = 60
-    # its console asks a root password, and UML machines take none at create: snapshots and export are tested
-    # with the busybox guest (TestUmlConformance)
-    root_login = False
 
     @pytest.fixture(scope="class")
     @classmethod

@@ -62,26 +62,30 @@ def quick_rows(home_root: Path, plugins, driver: str | None = None, state: str |
             by_driver.setdefault(row.driver, []).append(row)
     shown = []
     api = None
-    for name, group in by_driver.items():
-        if name not in registry:
-            return None  # the full listing says which driver is missing
-        function = registry.entry(name).states_function()
-        if function is None:
-            return None
-        try:
-            states = function(group)
-        except CreatureError:
-            return None  # the full listing puts the driver's error in the note
-        for row in group:
-            found = State(states.get(row.name, State.UNKNOWN))
-            if found in ADDRESSED:
-                if api is None:
-                    from creature.api import Creature
+    try:
+        for name, group in by_driver.items():
+            if name not in registry:
+                return None  # the full listing says which driver is missing
+            function = registry.entry(name).states_function()
+            if function is None:
+                return None
+            try:
+                states = function(group)
+            except CreatureError:
+                return None  # the full listing puts the driver's error in the note
+            for row in group:
+                found = State(states.get(row.name, State.UNKNOWN))
+                if found in ADDRESSED:
+                    if api is None:
+                        from creature.api import Creature
 
-                    api = Creature(home_root, plugins)
-                shown.append(info_row(api.describe(api.machine(row.name), found)))
-            else:
-                shown.append(row.show(found))
+                        api = Creature(home_root, plugins)
+                    shown.append(info_row(api.describe(api.machine(row.name), found)))
+                else:
+                    shown.append(row.show(found))
+    finally:
+        if api is not None:
+            api.inventory.close()
     shown.sort(key=lambda r: r["name"])
     return [r for r in shown if state is None or r["state"] == state]
 
@@ -125,7 +129,11 @@ def list_rows(home_root: Path, driver: str | None = None, state: str | None = No
         return rows
     from creature.api import Creature
 
-    return [info_row(i) for i in Creature(home_root, plugins).list_machines(driver=driver, state=state)]
+    api = Creature(home_root, plugins)
+    try:
+        return [info_row(i) for i in api.list_machines(driver=driver, state=state)]
+    finally:
+        api.inventory.close()  # the executable ends without teardown (creature.entry): nothing is left open
 
 
 def show_data(home_root: Path, name: str) -> dict:
@@ -138,7 +146,11 @@ def show_data(home_root: Path, name: str) -> dict:
         return found
     from creature.api import Creature
 
-    return Creature(home_root, plugins).info(name).to_dict()
+    api = Creature(home_root, plugins)
+    try:
+        return api.info(name).to_dict()
+    finally:
+        api.inventory.close()
 
 
 def show_text(data: dict, fmt: str) -> str:
