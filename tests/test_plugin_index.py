@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 PROBE = textwrap.dedent("""\
     import json, sys
     from creature.plugins import Plugins
@@ -107,3 +109,29 @@ def test_builtin_hooks_table_matches_the_builtin_modules():
     for name, hooks in DEFAULT_PLUGINS.items():
         module = importlib.import_module(name)
         assert set(hooks) == {n for n in vars(module) if n.startswith("creature_")}, name
+
+
+def test_builtin_only_when_filters_match_what_the_hooks_do():
+    """A builtin hook called with a value its ONLY_WHEN leaves out does nothing at all (so skipping it changes nothing)."""
+    import importlib
+    from pathlib import Path
+
+    from creature.builtin import DEFAULT_PLUGINS, ONLY_WHEN
+    from creature.records import Machine, MachineSpec, Nic
+
+    class Untouchable:
+        def __getattr__(self, name):
+            raise AssertionError(f"the hook used api.{name}")
+
+    machine = Machine(MachineSpec(name="m", template="bb", driver="lxc", nics=(Nic("net0", "52:54:00:00:00:01"),)), Path("/m"))
+    words = {"event": ("created", "started", "stopped", "killed", "destroyed", "migrated", "failed-over", "crashed")}
+    for (name, hook), (argument, values) in ONLY_WHEN.items():
+        assert hook in DEFAULT_PLUGINS[name]
+        function = getattr(importlib.import_module(name), hook)
+        for word in words[argument]:
+            kwargs = {"api": Untouchable(), "machine": machine, argument: word}
+            if word in values:
+                with pytest.raises(AssertionError, match="the hook used api"):
+                    function(**kwargs)  # it acts on these (a filter wider than the hook would go unnoticed otherwise)
+            else:
+                assert function(**kwargs) is None

@@ -188,15 +188,19 @@ class Plugins:
 
     def call(self, hook_name: str, **kwargs):
         """Call one hook, importing only the plugins that implement it (none: no pluggy either)."""
-        if self._pm is None and not self._implemented(hook_name):
+        if self._pm is None and not self._implemented(hook_name, kwargs):
             return None if hook_name in FIRSTRESULT else []
         self._load_for(hook_name)
         return getattr(self.pm.hook, hook_name)(**kwargs)
 
-    def _implemented(self, hook_name: str) -> bool:
-        from creature.builtin import DEFAULT_PLUGINS
+    def _implemented(self, hook_name: str, kwargs: dict) -> bool:
+        from creature.builtin import DEFAULT_PLUGINS, ONLY_WHEN
 
-        if self._index is None or any(hook_name in hooks for hooks in DEFAULT_PLUGINS.values()):
+        def acts(name: str) -> bool:
+            argument, values = ONLY_WHEN.get((name, hook_name), (None, ()))
+            return argument is None or kwargs.get(argument) in values
+
+        if self._index is None or any(hook_name in hooks and acts(name) for name, hooks in DEFAULT_PLUGINS.items()):
             return True
         return any(hook_name in record["hooks"] for record in self._index["plugins"].values())
 

@@ -88,10 +88,14 @@ def _run_streaming(argv: list[str], *, check: bool, timeout: float | None, env: 
 
 def which(program: str) -> str | None:
     """Path of program on PATH, also looking in the sbin folders a non-login root shell may miss."""
-    import shutil
-
-    path = os.environ.get("PATH", "") + ":/usr/local/sbin:/usr/sbin:/sbin"
-    return shutil.which(program, path=path)
+    # shutil.which's search, without importing shutil (with bz2 and lzma: 1.5 ms of every `list`)
+    if os.sep in program:
+        return program if os.access(program, os.X_OK) and not os.path.isdir(program) else None
+    for folder in (os.environ.get("PATH", "") + ":/usr/local/sbin:/usr/sbin:/sbin").split(os.pathsep):
+        path = os.path.join(folder, program)
+        if folder and os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return None
 
 
 # a named tuple, not a dataclass: `list` and `show` read records, and dataclasses (with inspect) would cost them 8 ms

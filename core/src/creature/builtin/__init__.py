@@ -21,6 +21,10 @@ DEFAULT_PLUGINS = {
     "creature.builtin.stats.plugin": ("creature_add_commands",),
 }
 
+# (plugin, hook) -> (argument, values): a builtin hook that does something only when that argument has one of these
+# values, so that a call with another value imports neither the plugin nor pluggy (a test keeps this true)
+ONLY_WHEN = {("creature.builtin.networks.plugin", "creature_machine_event"): ("event", frozenset({"created", "destroyed"}))}
+
 # the root commands creature's own plugins add ("module:attribute"): the command line finds one by name without
 # calling creature_add_commands (a test keeps this equal to what the hook adds)
 COMMANDS = {
