@@ -24,6 +24,7 @@ _NAMES = {
     "Machine": "creature.records", "MachineSpec": "creature.records", "Nic": "creature.records",
     "Template": "creature.records", "TemplateMeta": "creature.records", "Network": "creature.records",
     "Address": "creature.records", "MachineData": "creature.records", "State": "creature.state",
+    "Record": "creature.records", "record_field": "creature.records",
     # the host, processes, files
     "HostFacts": "creature.host", "run": "creature.procs", "which": "creature.procs", "ProcessRecord": "creature.procs",
     "Home": "creature.home", "write_private": "creature.home", "write_atomic": "creature.home",
@@ -67,7 +68,7 @@ _NAMES = {
 }
 # where a name differs from the name in its module
 _ALIASES = {"known_tools": "tools", "adjust_guest": "adjust", "cpio_archive": "archive", "netns_argv": "enter_argv",
-            "netns_of": "of_pid", "agent_result": "result"}
+            "netns_of": "of_pid", "agent_result": "result", "record_field": "field"}
 
 
 def __getattr__(name: str):

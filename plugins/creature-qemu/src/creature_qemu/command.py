@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from creature.sdk import AGENT_PORT, CreatureError, InputError, Machine, Nic, tap_name
+from creature.sdk import AGENT_PORT, CreatureError, InputError, Machine, Nic, Record, tap_name
 
 from creature_qemu.paths import Paths  # noqa: F401 (re-exported)
 
 QEMU = "qemu-system-x86_64"
 
 
-@dataclass(frozen=True)
-class Boot:
+class Boot(Record, frozen=True):
     """How the guest boots: a kernel and initrd given to QEMU (direct boot), or the disk's own boot loader."""
 
     kernel: Path | None = None

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
-from creature.sdk import CreatureError, shared_cache, vmlinux_file
+from creature.sdk import CreatureError, Record, shared_cache, vmlinux_file
 
 BOOT = Path("/boot")
 MODULES = Path("/lib/modules")
 
-@dataclass(frozen=True)
-class HostKernel:
+class HostKernel(Record, frozen=True):
     """An installed Debian kernel: its bzImage and the folder of its modules."""
 
     version: str

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 
-@dataclass(frozen=True)
-class Paths:
+# a named tuple, as creature.sdk.ProcessRecord: `list` reads this module for every QEMU machine
+class Paths(namedtuple("Paths", ("dir",))):
     """The files of a running machine, all inside its folder (sockets and logs private to root)."""
 
+    __slots__ = ()
     dir: Path
 
     @property
