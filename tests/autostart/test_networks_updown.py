@@ -1,15 +1,24 @@
 """host up brings networks up before machines; host down stops their dnsmasq after them; addresses survive a reboot."""
 
 import subprocess
+import time
 
 from creature.procs import which
 
 
 def _ips(cli, names) -> dict[str, list[str]]:
+    """Each machine's addresses from dnsmasq's leases. wait-ip answers with the first address it learns from any
+    source, and a guest that asks for its old address again may be seen in the neighbour table before dnsmasq
+    has written its lease: ask again until the lease is there (or 30 s have passed)."""
     found = {}
     for name in names:
-        rows = cli.ok("wait-ip", name, "--timeout", "30", "--format", "json").json()
-        found[name] = sorted(r["ip"] for r in rows if r["source"] == "dhcp-lease")
+        deadline = time.monotonic() + 30
+        while True:
+            rows = cli.ok("wait-ip", name, "--timeout", "30", "--format", "json").json()
+            found[name] = sorted(r["ip"] for r in rows if r["source"] == "dhcp-lease")
+            if found[name] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
     return found
 
 

@@ -131,3 +131,4 @@ class SnapshotConformance:
         assert self._read(other, "conf-imp") == "exported"
         assert self._guest(other, "conf-imp", "hostname").strip().splitlines()[-1] == "conf-imp"
         other.ok("stop", "conf-imp", "--timeout", str(self.stop_timeout))
+        cli.ok("destroy", name)  # a home the test class shares (a slow template's) must not list it in later tests
